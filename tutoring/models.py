@@ -1,0 +1,157 @@
+"""Users, tutor profiles and bookings (CONTRACT §2–3)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    TUTOR = "tutor", "Tutor"
+    STUDENT = "student", "Student"
+    STAFF = "staff", "Staff"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("role", Role.STUDENT)
+        extra.setdefault("is_staff", extra["role"] == Role.STAFF)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(role=Role.STAFF, is_staff=True, is_superuser=True)
+        extra.setdefault("name", "Staff")
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log into the admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        constraints = [
+            # Staff accounts and admin access go together; register can never produce either.
+            models.CheckConstraint(
+                condition=Q(role=Role.STAFF) | Q(is_staff=False, is_superuser=False),
+                name="user_only_staff_role_is_staff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    @property
+    def is_tutor(self) -> bool:
+        return self.role == Role.TUTOR
+
+    @property
+    def is_student(self) -> bool:
+        return self.role == Role.STUDENT
+
+    @property
+    def is_staff_member(self) -> bool:
+        return self.role == Role.STAFF
+
+
+class TutorProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="tutor_profile"
+    )
+    hourly_rate = models.PositiveIntegerField(null=True, blank=True, help_text="Minor units (cents) per hour.")
+    currency = models.CharField(max_length=3, default="usd")
+    bio = models.TextField(blank=True, max_length=5000)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Tutor {self.user.name}"
+
+
+class TutorSubject(models.Model):
+    """A tutor's subjects as rows (not a JSON list) so `?subject=` filters the same way on every database."""
+
+    tutor = models.ForeignKey(TutorProfile, on_delete=models.CASCADE, related_name="subjects")
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(Lower("name"), "tutor", name="tutor_subject_unique")]
+        indexes = [models.Index(Lower("name"), name="tutor_subject_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BookingStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Pending payment"
+    PAID = "paid", "Paid"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+class Booking(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_tutor")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_student")
+    subject = models.CharField(max_length=100, blank=True)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    duration_minutes = models.PositiveSmallIntegerField()
+    price = models.PositiveIntegerField(help_text="Minor units, fixed when booked.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.PENDING_PAYMENT)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tutor", "-created_at"], name="booking_tutor_created"),
+            models.Index(fields=["student", "-created_at"], name="booking_student_created"),
+            models.Index(fields=["tutor", "start_time"], name="booking_tutor_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="booking_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=15, duration_minutes__lte=240), name="booking_duration_range"
+            ),
+            # The no-overlap rule itself is a PostgreSQL exclusion constraint (migration 0002).
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking {self.id} ({self.status})"
+
+    def is_party(self, user) -> bool:
+        return user.pk in (self.tutor_id, self.student_id)

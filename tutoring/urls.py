@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tutoring import views
+from tutoring.health import healthz
+
+HOME_CONTEXT = {"sandbox": settings.STRIPE_SANDBOX or settings.TWILIO_SANDBOX}
+
+api = [
+    path("auth/register", views.RegisterView.as_view(), name="register"),
+    path("auth/token", views.TokenView.as_view(), name="token"),
+    path("auth/token/refresh", views.TokenRefreshRotateView.as_view(), name="token-refresh"),
+    path("auth/me", views.MeView.as_view(), name="me"),
+    path("tutors", views.TutorListView.as_view(), name="tutor-list"),
+    path("tutors/me", views.TutorMeView.as_view(), name="tutor-me"),
+    path("tutors/<uuid:tutor_id>", views.TutorDetailView.as_view(), name="tutor-detail"),
+    path("bookings", views.BookingListCreateView.as_view(), name="booking-list"),
+    path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
+    path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html", extra_context=HOME_CONTEXT), name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]
