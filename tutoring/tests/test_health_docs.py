@@ -1,0 +1,99 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tutoring import health
+from tutoring.tests.servers import ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_checks_everything(api):
+    response = api.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "channelLayer": "ok"}
+
+
+def test_healthz_names_what_is_down(api, monkeypatch):
+    def broken():
+        raise ConnectionError("redis is gone")
+
+    monkeypatch.setitem(health.CHECKS, "cache", broken)
+    response = api.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "down", "database": "ok", "cache": "down", "channelLayer": "ok"}
+
+
+def test_schema_documents_the_contract(api):
+    response = api.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    paths = schema["paths"]
+    for path in (
+        "/api/auth/register",
+        "/api/auth/token",
+        "/api/auth/token/refresh",
+        "/api/auth/me",
+        "/api/tutors",
+        "/api/tutors/{tutor_id}",
+        "/api/tutors/me",
+        "/api/bookings",
+        "/api/bookings/{booking_id}",
+        "/api/bookings/{booking_id}/cancel",
+    ):
+        assert path in paths, path
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"statusCode", "message", "timestamp", "path", "method"}
+    created = paths["/api/bookings"]["post"]["responses"]
+    assert created["201"]["content"]["application/json"]["schema"]["properties"]["data"]
+    assert created["4XX"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/ErrorBody"
+    assert "Retry-After" in created["429"]["headers"]
+    assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
+
+
+def test_swagger_ui_is_served_offline(api):
+    response = api.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "//cdn" not in html and "unpkg" not in html
+    asset = api.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "env,ok",
+    [
+        ({"DJANGO_DEBUG": "0"}, False),
+        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "dev-insecure-only-for-local-runs"}, False),
+        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "django-insecure-abcdefghijklmnopqrstuvwxyz0123"}, False),
+        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "short"}, False),
+        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "k" * 50}, True),
+        ({"DJANGO_DEBUG": "1"}, True),
+    ],
+)
+def test_production_refuses_a_development_secret_key(env, ok):
+    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+    )
+    assert (result.returncode == 0) is ok, result.stderr
+    if not ok:
+        assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_schema_generates_without_warnings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_home_page_links_the_product(client):
+    page = client.get("/").content.decode()
+    assert 'href="/api/docs/"' in page and 'href="/admin/"' in page
