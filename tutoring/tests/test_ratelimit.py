@@ -1,3 +1,4 @@
+import random
 import uuid
 
 import pytest
@@ -5,7 +6,7 @@ import requests
 
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.servers import server
-from tutoring.tests.utils import assert_error, bearer, data
+from tutoring.tests.utils import assert_error, bearer, data, fresh_window_key, fresh_window_user
 
 ME = "/api/auth/me"
 
@@ -18,8 +19,8 @@ def assert_429(response, path=None):
 
 
 @pytest.mark.django_db
-def test_101st_request_in_a_minute_is_429_and_others_unaffected(client_for, student):
-    client = client_for(student)
+def test_101st_request_in_a_minute_is_429_and_others_unaffected(client_for):
+    client = client_for(fresh_window_user(StudentFactory))
     for _ in range(100):
         assert client.get(ME).status_code == 200
     assert_429(client.get(ME), ME)
@@ -30,16 +31,17 @@ def test_101st_request_in_a_minute_is_429_and_others_unaffected(client_for, stud
 @pytest.mark.django_db
 def test_anonymous_requests_are_limited_per_ip(api):
     body = {"email": "ghost@example.test", "password": "wrong-password-1"}
+    ip = fresh_window_key(lambda: f"10.0.{random.randrange(256)}.{random.randrange(1, 255)}")
     for _ in range(100):
-        assert api.post("/api/auth/token", body, REMOTE_ADDR="10.0.0.1").status_code == 401
-    assert_429(api.post("/api/auth/token", body, REMOTE_ADDR="10.0.0.1"))
-    assert api.post("/api/auth/token", body, REMOTE_ADDR="10.0.0.2").status_code == 401
+        assert api.post("/api/auth/token", body, REMOTE_ADDR=ip).status_code == 401
+    assert_429(api.post("/api/auth/token", body, REMOTE_ADDR=ip))
+    assert api.post("/api/auth/token", body, REMOTE_ADDR="10.1.0.2").status_code == 401
 
 
 @pytest.mark.django_db
-def test_limits_come_from_settings(client_for, student, settings):
+def test_limits_come_from_settings(client_for, settings):
     settings.RATE_LIMIT_API = "3/m"
-    client = client_for(student)
+    client = client_for(fresh_window_user(StudentFactory))
     for _ in range(3):
         assert client.get(ME).status_code == 200
     assert_429(client.get(ME))
@@ -47,8 +49,8 @@ def test_limits_come_from_settings(client_for, student, settings):
 
 @pytest.mark.django_db
 @pytest.mark.urls("tutoring.tests.urls_ratelimit")
-def test_payment_group_is_20_per_minute_across_its_endpoints(client_for, student):
-    client = client_for(student)
+def test_payment_group_is_20_per_minute_across_its_endpoints(client_for):
+    client = client_for(fresh_window_user(StudentFactory))
     for i in range(20):
         assert client.post("/api/_test/pay-a" if i % 2 else "/api/_test/pay-b").status_code == 201
     assert client.get("/api/_test/pay-a").status_code == 200  # reads do not spend the payment budget
@@ -62,7 +64,7 @@ def test_payment_group_is_20_per_minute_across_its_endpoints(client_for, student
 @pytest.mark.django_db(transaction=True)
 def test_the_count_holds_across_two_server_processes(database_url, settings):
     """Two gunicorn processes sharing Redis: 50 + 50 requests pass, the 101st fails on either."""
-    user, other = StudentFactory(), StudentFactory()
+    user, other = fresh_window_user(StudentFactory), StudentFactory()
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,
