@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from payments import ledger
 from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.models import (
     Booking,
@@ -19,14 +20,10 @@ from tutoring.models import (
     TutorSubject,
     User,
 )
+from tutoring.money import round_half_up_div
 
 # PostgreSQL's exclusion constraint of migration 0002 (see booking_create).
 BOOKING_OVERLAP_CONSTRAINT = "booking_no_overlap"
-
-
-def round_half_up_div(numerator: int, denominator: int) -> int:
-    """round_half_up(numerator / denominator) for non-negative integers, exactly (no floats)."""
-    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def booking_price(*, hourly_rate: int, duration_minutes: int) -> int:
@@ -144,4 +141,22 @@ def booking_cancel(*, booking_id: str, user: User) -> Booking:
             raise Conflict(f"Only a booking pending payment can be cancelled (this one is {booking.status}).")
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
+    return booking
+
+
+def booking_complete(*, booking_id) -> Booking:
+    """The class was held: `paid` → `completed`, and the tutor's share moves from pending to earned.
+
+    Runs in the caller's transaction when there is one (ending a session); the booking row is locked
+    so a refund settling at the same moment sees either the paid or the completed booking, not both.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        if booking.status == BookingStatus.COMPLETED:
+            return booking
+        if booking.status != BookingStatus.PAID:
+            raise Conflict(f"Only a paid booking can be completed (this one is {booking.status}).")
+        booking.status = BookingStatus.COMPLETED
+        booking.save(update_fields=["status", "updated_at"])
+        ledger.record_class_held(booking=booking)
     return booking

@@ -1,0 +1,120 @@
+"""The ledger: the one source of every tutor balance (DESIGN "Money", CONTRACT §6 "Stats").
+
+Money moves between four accounts per tutor, always as integer minor units:
+
+    payment succeeded (price P)   pending  +P          (payment)
+                                  pending  −fee(P)     (fee)
+    class held                    pending  −share(P)   earned +share(P)               (release)
+    refund r, class held          earned   −share(r)                                   (refund)
+    refund r, class not held      pending  −share(P)   earned +share(P) − share(r)     (refund)
+    withdrawal requested a        held     +a                                          (withdrawal_request)
+    withdrawal paid               held     −a          withdrawn +a                    (withdrawal_paid)
+    withdrawal rejected / failed  held     −a                                          (withdrawal_release)
+    paid withdrawal reversed      withdrawn −a                                         (withdrawal_reversed)
+
+so that totalEarnings = Σ earned, pendingEarnings = Σ pending, totalWithdrawn = Σ withdrawn and
+balance = Σ earned − Σ held − Σ withdrawn. Every entry carries a unique key naming its event, so an
+event recorded twice fails in the database instead of counting twice. Callers hold the transaction
+and the lock on the object that moves (booking, refund, withdrawal); these functions only append.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from payments.models import Account, EntryKind, LedgerEntry
+from tutoring.models import Booking
+from tutoring.money import round_half_up_div
+
+
+def platform_fee(amount: int) -> int:
+    return round_half_up_div(amount * settings.PLATFORM_FEE_PERCENT, 100)
+
+
+def tutor_share(amount: int) -> int:
+    """What the tutor keeps of `amount`: amount − round_half_up(amount × fee% / 100)."""
+    return amount - platform_fee(amount)
+
+
+def _append(entries: list[LedgerEntry]) -> bool:
+    """Append entries atomically. False (and nothing written) if this event was already recorded."""
+    entries = [e for e in entries if e.amount != 0]
+    if not entries:
+        return True
+    try:
+        with transaction.atomic():
+            LedgerEntry.objects.bulk_create(entries)
+    except IntegrityError:
+        if LedgerEntry.objects.filter(key__in=[e.key for e in entries]).exists():
+            return False
+        raise
+    return True
+
+
+def _entry(booking: Booking, account: str, kind: str, amount: int, key: str, **refs) -> LedgerEntry:
+    return LedgerEntry(
+        tutor_id=booking.tutor_id,
+        account=account,
+        kind=kind,
+        amount=amount,
+        currency=booking.currency,
+        key=key,
+        booking=booking,
+        **refs,
+    )
+
+
+def record_payment(*, booking: Booking, amount: int) -> bool:
+    """A payment of `amount` for `booking` succeeded: the tutor's share is pending until the class."""
+    b = booking.pk
+    return _append(
+        [
+            _entry(booking, Account.PENDING, EntryKind.PAYMENT, amount, f"payment:{b}:pending"),
+            _entry(booking, Account.PENDING, EntryKind.FEE, -platform_fee(amount), f"fee:{b}:pending"),
+        ]
+    )
+
+
+def record_class_held(*, booking: Booking) -> bool:
+    """The class was held: the booking's share moves from pending to earned."""
+    share = tutor_share(booking.price)
+    b = booking.pk
+    return _append(
+        [
+            _entry(booking, Account.PENDING, EntryKind.RELEASE, -share, f"release:{b}:pending"),
+            _entry(booking, Account.EARNED, EntryKind.RELEASE, share, f"release:{b}:earned"),
+        ]
+    )
+
+
+def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
+    """A refund of `refund.amount` succeeded; take the tutor's share of it back (CONTRACT §6)."""
+    r = refund.pk
+    if class_held:
+        return _append(
+            [
+                _entry(
+                    booking,
+                    Account.EARNED,
+                    EntryKind.REFUND,
+                    -tutor_share(refund.amount),
+                    f"refund:{r}:earned",
+                    refund=refund,
+                ),
+            ]
+        )
+    share = tutor_share(booking.price)
+    return _append(
+        [
+            _entry(booking, Account.PENDING, EntryKind.REFUND, -share, f"refund:{r}:pending", refund=refund),
+            _entry(
+                booking,
+                Account.EARNED,
+                EntryKind.REFUND,
+                share - tutor_share(refund.amount),
+                f"refund:{r}:earned",
+                refund=refund,
+            ),
+        ]
+    )
