@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from payments.models import Account, EntryKind, LedgerEntry
+from payments.models import Account, EntryKind, LedgerEntry, Payment, Refund
+from tutoring.api.errors import NotFound
+from tutoring.models import Role, User
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,18 @@ def tutor_earnings(*, tutor_id) -> Earnings:
         payments_count=row["payments"],
         withdrawals_count=row["paid"] - row["reversed"],
     )
+
+
+def refund_get_for_user(*, refund_id, user: User) -> Refund:
+    """A refund for the booking's parties and staff; 404 for anyone else."""
+    refund = Refund.objects.select_related("booking").filter(pk=refund_id).first()
+    if refund is None or not (refund.booking.is_party(user) or user.role == Role.STAFF):
+        raise NotFound("Refund not found.")
+    return refund
+
+
+def payment_get_for_student(*, provider_id: str, user: User) -> Payment:
+    payment = Payment.objects.select_related("booking").filter(provider_id=provider_id).first()
+    if payment is None or payment.booking.student_id != user.pk:
+        raise NotFound("Payment intent not found.")
+    return payment

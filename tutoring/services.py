@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments import ledger
+from payments.services import payment_intent_cancel_for_booking
 from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.models import (
     Booking,
@@ -139,6 +140,9 @@ def booking_cancel(*, booking_id: str, user: User) -> Booking:
             raise NotFound("Booking not found.")
         if booking.status != BookingStatus.PENDING_PAYMENT:
             raise Conflict(f"Only a booking pending payment can be cancelled (this one is {booking.status}).")
+        # A cancelled booking must not be payable afterwards: cancel its PaymentIntent at Stripe first
+        # (a provider failure leaves the booking as it was).
+        payment_intent_cancel_for_booking(booking=booking)
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
     return booking
@@ -149,10 +153,12 @@ def booking_complete(*, booking_id) -> Booking:
 
     Runs in the caller's transaction when there is one (ending a session); the booking row is locked
     so a refund settling at the same moment sees either the paid or the completed booking, not both.
+    A booking already refunded stays refunded: the refund settled the tutor's share, and the class
+    ending must still be possible.
     """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
-        if booking.status == BookingStatus.COMPLETED:
+        if booking.status in (BookingStatus.COMPLETED, BookingStatus.REFUNDED):
             return booking
         if booking.status != BookingStatus.PAID:
             raise Conflict(f"Only a paid booking can be completed (this one is {booking.status}).")

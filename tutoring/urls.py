@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from payments.webhooks import StripeWebhookView
 from tutoring import views
 from tutoring.health import healthz
 
@@ -20,6 +21,8 @@ api = [
     path("bookings", views.BookingListCreateView.as_view(), name="booking-list"),
     path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
     path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
+    path("payments/", include("payments.urls")),
+    path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,37 +1,17 @@
 """Two overlapping bookings of one tutor are impossible, under real concurrency on PostgreSQL."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tutoring.models import Booking, BookingStatus
 from tutoring.tests.factories import BookingFactory, StudentFactory, TutorFactory
-from tutoring.tests.utils import bearer
+from tutoring.tests.utils import bearer, run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(fn, n: int) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_eight_concurrent_overlapping_requests_one_wins():

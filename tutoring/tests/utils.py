@@ -1,9 +1,11 @@
-"""Assertions shared by the API tests of every app."""
+"""Assertions and helpers shared by the tests of every app."""
 
+import threading
 import time
 import uuid
 from datetime import datetime
 
+from django.db import connections
 from django_ratelimit.core import _get_window
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -54,3 +56,23 @@ def fresh_window_key(make_key, period: int = 60, at_least: int = 45):
 
 def fresh_window_user(factory, **kwargs):
     return factory(id=fresh_window_key(uuid.uuid4), **kwargs)
+
+
+def run_concurrently(fn, n: int) -> list:
+    """Call fn(0..n-1) on n threads released together; each thread has (and closes) its own connection."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def worker(i):
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results

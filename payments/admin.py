@@ -1,0 +1,81 @@
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+
+from payments import services
+from payments.models import LedgerEntry, Payment, Refund, RefundStatus, WebhookEvent
+from tutoring.admin_decisions import decision_action
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Provider records and the ledger are written by services only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("provider_id", "booking", "amount", "currency", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("provider_id", "booking__id")
+    list_select_related = ("booking",)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("event_id", "type", "object_id", "outcome", "received_at")
+    list_filter = ("type",)
+    search_fields = ("event_id", "object_id")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "tutor", "account", "kind", "amount", "currency", "booking_id", "refund_id")
+    list_filter = ("account", "kind")
+    search_fields = ("tutor__email", "key")
+    list_select_related = ("tutor",)
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    """The refund review queue: filter by status, approve or reject with a note."""
+
+    list_display = ("id", "booking", "amount", "currency", "status", "requested_by", "created_at", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("id", "booking__id", "requested_by__email", "provider_id")
+    list_select_related = ("booking", "requested_by", "decided_by")
+    ordering = ("-created_at",)
+    readonly_fields = [f.name for f in Refund._meta.fields]
+    actions = [
+        decision_action(
+            name="approve_refunds",
+            label="Approve selected refunds",
+            service=lambda pk, **kw: services.refund_approve(refund_id=pk, **kw),
+            note_required=False,
+            allow_amount=True,
+        ),
+        decision_action(
+            name="reject_refunds",
+            label="Reject selected refunds",
+            service=lambda pk, **kw: services.refund_reject(refund_id=pk, **kw),
+            note_required=True,
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # The queue opens on what needs a decision.
+        if request.method == "GET" and not request.GET:
+            return HttpResponseRedirect(f"{request.path}?status__exact={RefundStatus.PENDING}")
+        return super().changelist_view(request, extra_context)

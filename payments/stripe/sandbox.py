@@ -1,0 +1,120 @@
+"""An offline stand-in for Stripe with Stripe's formats, delivering its events as signed webhooks.
+
+Ids look like Stripe's (`pi_…`, `pi_…_secret_…`, `re_…`, `evt_…`). Events are built as Stripe builds
+them, signed with `STRIPE_WEBHOOK_SECRET` exactly as Stripe signs, and handed to the same function
+the webhook endpoint calls — so the sandbox exercises verification, deduplication and dispatch.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import time
+
+from django.conf import settings
+from django.db import transaction
+from stripe import WebhookSignature
+
+from payments.stripe import IntentResult, RefundResult
+
+_ALPHABET = string.ascii_letters + string.digits
+API_VERSION = "2025-10-29.clover"
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def stripe_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_{_random(length)}"
+
+
+def signed_event(event_type: str, obj: dict, *, created: int | None = None) -> tuple[bytes, str]:
+    """A Stripe event around `obj` as (raw body, Stripe-Signature header)."""
+    event = {
+        "id": stripe_id("evt"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created if created is not None else int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+    payload = json.dumps(event)
+    return payload.encode(), WebhookSignature.generate_signature_header(payload, settings.STRIPE_WEBHOOK_SECRET)
+
+
+def deliver(event_type: str, obj: dict) -> None:
+    """Send an event through the webhook handler, as Stripe's delivery would."""
+    from payments.webhooks import webhook_receive
+
+    payload, signature = signed_event(event_type, obj)
+    webhook_receive(payload=payload, signature=signature)
+
+
+def deliver_on_commit(event_type: str, obj: dict) -> None:
+    """Stripe sends events after the API call returns; here, after the caller's transaction commits."""
+    transaction.on_commit(lambda: deliver(event_type, obj))
+
+
+class SandboxStripe:
+    sandbox = True
+
+    def create_payment_intent(
+        self, *, amount: int, currency: str, metadata: dict[str, str], transfer_group: str, idempotency_key: str
+    ) -> IntentResult:
+        intent_id = stripe_id("pi")
+        return IntentResult(
+            id=intent_id, client_secret=f"{intent_id}_secret_{_random(25)}", status="requires_payment_method"
+        )
+
+    def cancel_payment_intent(self, *, payment_intent_id: str, idempotency_key: str) -> str:
+        return "canceled"
+
+    def create_refund(
+        self, *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
+    ) -> RefundResult:
+        from payments.models import Payment
+
+        refund_id = stripe_id("re")
+        currency = Payment.objects.filter(provider_id=payment_intent_id).values_list("currency", flat=True).first()
+        # Card refunds settle asynchronously: Stripe answers `pending`, then reports the outcome.
+        deliver_on_commit(
+            "refund.updated",
+            {
+                "id": refund_id,
+                "object": "refund",
+                "amount": amount,
+                "currency": currency or "usd",
+                "payment_intent": payment_intent_id,
+                "metadata": metadata,
+                "status": "succeeded",
+            },
+        )
+        return RefundResult(id=refund_id, status="pending")
+
+
+def payment_intent_snapshot(payment, *, status: str, **extra) -> dict:
+    """The PaymentIntent object Stripe puts in events, for a Payment of ours."""
+    booking = payment.booking
+    return {
+        "id": payment.provider_id,
+        "object": "payment_intent",
+        "amount": payment.amount,
+        "amount_received": payment.amount if status == "succeeded" else 0,
+        "currency": payment.currency,
+        "client_secret": payment.client_secret,
+        "latest_charge": stripe_id("ch") if status == "succeeded" else None,
+        "metadata": {
+            "booking_id": str(booking.pk),
+            "tutor_id": str(booking.tutor_id),
+            "student_id": str(booking.student_id),
+        },
+        "status": status,
+        "transfer_group": f"booking_{booking.pk}",
+        "livemode": False,
+        **extra,
+    }
