@@ -1,5 +1,10 @@
-import pytest
+import asyncio
 
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from live.realtime import group_name
 from live.tests import twilio_stub
 from live.tests.factories import PaidBookingFactory, SessionFactory
 
@@ -35,3 +40,42 @@ def booking(db):
 def session(db):
     return SessionFactory()
 
+
+class Subscriber:
+    """A channel in a session's group on the real channel layer, as a transport would hold one."""
+
+    def __init__(self, session_id):
+        self.layer = get_channel_layer()
+        self.group = group_name(session_id)
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(self.group, self.channel)
+
+    def receive(self) -> dict:
+        async def one():
+            # The bound only keeps a broken test from hanging; every message awaited here was published.
+            return await asyncio.wait_for(self.layer.receive(self.channel), timeout=10)
+
+        return async_to_sync(one)()
+
+    def mark(self) -> dict:
+        """Publish a marker and return it: what arrives before it was published before it (per-channel FIFO)."""
+        marker = {"type": "test.marker"}
+        async_to_sync(self.layer.group_send)(self.group, marker)
+        return marker
+
+    def close(self):
+        async_to_sync(self.layer.group_discard)(self.group, self.channel)
+
+
+@pytest.fixture
+def subscribe():
+    subscribers = []
+
+    def make(session_id) -> Subscriber:
+        subscriber = Subscriber(session_id)
+        subscribers.append(subscriber)
+        return subscriber
+
+    yield make
+    for subscriber in subscribers:
+        subscriber.close()
