@@ -20,6 +20,7 @@ api = [
     path("bookings", views.BookingListCreateView.as_view(), name="booking-list"),
     path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
     path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
+    path("live/", include("live.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

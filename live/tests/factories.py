@@ -9,6 +9,9 @@ from tutoring.tests.factories import BookingFactory
 class PaidBookingFactory(BookingFactory):
     """A booking whose payment went through: `paid`, with the payment in the tutor's pending earnings."""
 
+    class Meta:
+        skip_postgeneration_save = True
+
     status = BookingStatus.PAID
 
     @factory.post_generation
