@@ -11,6 +11,7 @@ at the provider inside the transaction that completes it, so a provider failure 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -212,3 +213,48 @@ def message_create(*, session_id: Any, sender: User, content: Any) -> Message:
         broadcast(session.pk, MESSAGE, message_data(message))
     return message
 
+
+# --- provider callbacks (CONTRACT §8) ---------------------------------------------------------------
+
+
+def _provider_updates(event: str, track_kind: str) -> dict[str, bool] | None:
+    if event in ("participant-connected", "participant-disconnected"):
+        return {"isConnected": event == "participant-connected"}
+    if event in ("track-added", "track-enabled", "track-removed", "track-disabled"):
+        field = {"audio": "isAudioEnabled", "video": "isVideoEnabled"}.get(track_kind)
+        if field is None:  # data tracks carry no state of ours
+            return None
+        return {field: event in ("track-added", "track-enabled")}
+    return None
+
+
+def video_callback_handle(*, params: Mapping[str, str]) -> str:
+    """Apply one verified Twilio room status callback; returns what was done (for the log).
+
+    Unknown rooms, identities and events are ignored, not refused: Twilio would only retry them. The
+    room is matched by its sid when given, so the late events of a room replaced at start are ignored.
+    """
+    event = params.get("StatusCallbackEvent", "")
+    room_sid, room_name = params.get("RoomSid", ""), params.get("RoomName", "")
+    lookup = {"room_sid": room_sid} if room_sid else {"room_name": room_name}
+    session = Session.objects.filter(**lookup).first() if (room_sid or room_name) else None
+    if session is None:
+        return f"ignored {event}: unknown room"
+
+    if event == "room-ended":
+        try:
+            session_complete(session_id=session.pk, complete_room=False)
+        except Conflict:
+            return f"ignored {event}: session is {session.status}"
+        return f"{event}: session completed"
+
+    updates = _provider_updates(event, params.get("TrackKind", ""))
+    if updates is None:
+        return f"ignored {event}"
+    try:
+        user_id = uuid.UUID(params.get("ParticipantIdentity", ""))
+    except ValueError:
+        return f"ignored {event}: unknown identity"
+    if _participant_apply(session_id=session.pk, user_id=user_id, updates=updates) is None:
+        return f"ignored {event}: unknown identity"
+    return f"{event}: applied"
