@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from live import selectors
-from live.models import Message, Participant, ParticipantRole, Session, SessionStatus
+from live.models import Message, Participant, Session, SessionStatus
 from live.realtime import broadcast
 from live.serializers import message_data, session_event
 from live.video import AccessGrant, get_video_provider
@@ -81,12 +81,7 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
             if booking.status != BookingStatus.PAID:
                 raise Conflict(f"Only a paid booking has a class (this one is {booking.status}).")
             session = Session.objects.create(booking=booking, room_name=room_name_for(booking), room_sid=room.sid)
-            Participant.objects.bulk_create(
-                [
-                    Participant(session=session, user_id=booking.tutor_id, role=ParticipantRole.TUTOR),
-                    Participant(session=session, user_id=booking.student_id, role=ParticipantRole.STUDENT),
-                ]
-            )
+            Participant.objects.bulk_create(session.new_participants())
     except IntegrityError:
         existing = Session.objects.select_related("booking").filter(booking_id=booking.pk).first()
         if existing is None:
@@ -110,10 +105,7 @@ def session_start(*, session_id: Any, user: User) -> Session:
     """
     with transaction.atomic():
         session = selectors.session_get_for_user(
-            session_id=session_id,
-            user=user,
-            staff_allowed=True,
-            queryset=Session.objects.select_for_update(of=("self",)),
+            session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
         )
         if user.pk != session.booking.tutor_id:
             raise Forbidden("Only the tutor can start the class.")

@@ -2,10 +2,9 @@
 
 import pytest
 from django.contrib.messages import get_messages
-from django.utils import timezone
 
 from live.models import Message, SessionStatus
-from live.tests.factories import SessionFactory
+from live.tests.factories import ActiveSessionFactory, SessionFactory
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
 from tutoring.models import BookingStatus
@@ -21,12 +20,8 @@ def admin_client(client, staff):
     return client
 
 
-def active_session(**kwargs):
-    return SessionFactory(status=SessionStatus.ACTIVE, actual_start_time=timezone.now(), **kwargs)
-
-
 def test_list_filter_and_search(admin_client):
-    created, running = SessionFactory(), active_session()
+    created, running = SessionFactory(), ActiveSessionFactory()
     page = admin_client.get(LIST).content.decode()
     assert created.room_name in page and running.room_name in page
     page = admin_client.get(LIST, {"status__exact": "active"}).content.decode()
@@ -52,7 +47,7 @@ def test_detail_shows_participants_and_chat_read_only(admin_client):
 
 
 def test_end_selected_sessions(admin_client):
-    running, waiting = active_session(), SessionFactory()
+    running, waiting = ActiveSessionFactory(), SessionFactory()
     response = admin_client.post(
         LIST, {"action": "end_sessions", "_selected_action": [str(running.pk), str(waiting.pk)]}, follow=True
     )
@@ -69,7 +64,7 @@ def test_end_selected_sessions(admin_client):
 
 
 def test_provider_failure_is_reported(admin_client, twilio):
-    session = active_session()
+    session = ActiveSessionFactory()
     twilio.fail_next(500)
     twilio.fail_next(500)
     response = admin_client.post(LIST, {"action": "end_sessions", "_selected_action": [str(session.pk)]}, follow=True)

@@ -1,11 +1,10 @@
 """Both parties at the same moment, under real concurrency on PostgreSQL (row locks)."""
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from live.models import Participant, Session, SessionStatus
-from live.tests.factories import PaidBookingFactory, SessionFactory
+from live.models import Participant, Session
+from live.tests.factories import ActiveSessionFactory, PaidBookingFactory
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
 from tutoring.models import BookingStatus
@@ -45,7 +44,7 @@ def test_with_twilio_one_room_and_one_session(twilio):
 
 
 def test_ending_at_once_ends_once():
-    session = SessionFactory(status=SessionStatus.ACTIVE, actual_start_time=timezone.now())
+    session = ActiveSessionFactory()
     enders = [session.booking.tutor, StaffFactory()] * 3
     results = run_concurrently(lambda i: post(enders[i], f"/api/live/sessions/{session.pk}/end"), len(enders))
     assert sorted(code for code, _ in results) == [200] + [409] * 5, results

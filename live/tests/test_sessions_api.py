@@ -6,12 +6,11 @@ from datetime import datetime
 import jwt
 import pytest
 import yaml
-from django.utils import timezone
 
 from live.models import Participant, Session, SessionStatus
 from live.services import message_create
 from live.tests.conftest import API_KEY_SECRET
-from live.tests.factories import PaidBookingFactory, SessionFactory
+from live.tests.factories import ActiveSessionFactory, SessionFactory
 from live.video.sandbox import sandbox_credentials
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
@@ -51,10 +50,6 @@ def sandbox_claims(token: str) -> dict:
 def ms(value: datetime) -> datetime:
     """`value` as the API shows it: to the millisecond."""
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def active(**kwargs) -> Session:
-    return SessionFactory(status=SessionStatus.ACTIVE, actual_start_time=timezone.now(), **kwargs)
 
 
 class TestCreate:
@@ -246,7 +241,7 @@ class TestEnd:
     def test_tutor_ends_booking_completed_earnings_released(
         self, client_for, subscribe, django_capture_on_commit_callbacks
     ):
-        session = active()
+        session = ActiveSessionFactory()
         booking = session.booking
         share = tutor_share(booking.price)
         before = tutor_earnings(tutor_id=booking.tutor_id)
@@ -274,7 +269,7 @@ class TestEnd:
         assert datetime.fromisoformat(event["data"]["actualStartTime"]) == ms(session.actual_start_time)
 
     def test_staff_may_end(self, client_for, staff):
-        session = active()
+        session = ActiveSessionFactory()
         assert data(client_for(staff).post(url(session, "end")))["status"] == "completed"
         session.booking.refresh_from_db()
         assert session.booking.status == BookingStatus.COMPLETED
@@ -288,7 +283,7 @@ class TestEnd:
         assert tutor_earnings(tutor_id=session.booking.tutor_id).total_earnings == tutor_share(session.booking.price)
 
     def test_student_403_stranger_404(self, client_for):
-        session = active()
+        session = ActiveSessionFactory()
         path = url(session, "end")
         assert_error(client_for(session.booking.student).post(path), 403, path, "POST")
         assert_error(client_for(StudentFactory()).post(path), 404, path, "POST")
@@ -297,7 +292,7 @@ class TestEnd:
         assert session.status == SessionStatus.ACTIVE
 
     def test_a_refunded_booking_stays_refunded(self, client_for):
-        session = active(booking__status=BookingStatus.REFUNDED)
+        session = ActiveSessionFactory(booking__status=BookingStatus.REFUNDED)
         assert data(client_for(session.booking.tutor).post(url(session, "end")))["status"] == "completed"
         session.booking.refresh_from_db()
         assert session.booking.status == BookingStatus.REFUNDED
@@ -317,7 +312,7 @@ class TestEnd:
 
     @pytest.mark.parametrize("failure", ["500", "down"])
     def test_provider_failure_502_nothing_changes(self, client_for, twilio, settings, failure):
-        session = active(booking=PaidBookingFactory())
+        session = ActiveSessionFactory()
         if failure == "down":
             settings.TWILIO_VIDEO_BASE_URL = "http://127.0.0.1:9"
         else:

@@ -3,11 +3,10 @@
 from urllib.parse import urlencode
 
 import pytest
-from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from live.models import Participant, SessionStatus
-from live.tests.factories import SessionFactory
+from live.tests.factories import ActiveSessionFactory, SessionFactory
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
 from tutoring.models import BookingStatus
@@ -68,10 +67,6 @@ def ok(response):
 def state(session, user):
     p = Participant.objects.get(session=session, user=user)
     return {"audio": p.is_audio_enabled, "video": p.is_video_enabled, "connected": p.is_connected}
-
-
-def active_session(**kwargs):
-    return SessionFactory(status=SessionStatus.ACTIVE, actual_start_time=timezone.now(), **kwargs)
 
 
 class TestParticipantEvents:
@@ -152,7 +147,7 @@ class TestRoomEnded:
     def test_completes_an_active_session_without_asking_twilio(
         self, callback, twilio, subscribe, django_capture_on_commit_callbacks
     ):
-        session = active_session()
+        session = ActiveSessionFactory()
         booking = session.booking
         subscriber = subscribe(session.pk)
         with django_capture_on_commit_callbacks(execute=True):
@@ -174,7 +169,7 @@ class TestRoomEnded:
         assert session.status == SessionStatus.CREATED
 
     def test_a_completed_session_is_left_alone(self, callback, client_for):
-        session = active_session()
+        session = ActiveSessionFactory()
         client_for(session.booking.tutor).post(f"/api/live/sessions/{session.pk}/end")
         session.refresh_from_db()
         ended_at = session.actual_end_time
@@ -184,7 +179,7 @@ class TestRoomEnded:
         assert tutor_earnings(tutor_id=session.booking.tutor_id).total_earnings == tutor_share(session.booking.price)
 
     def test_a_replaced_rooms_late_end_is_ignored(self, callback):
-        session = active_session()
+        session = ActiveSessionFactory()
         ok(callback(params(session, "room-ended", RoomSid="RM" + "9" * 32)))
         session.refresh_from_db()
         assert session.status == SessionStatus.ACTIVE
@@ -202,7 +197,7 @@ class TestSignature:
         ["wrong token", "another url", "missing", "garbage", "tampered", "empty configured token"],
     )
     def test_forged_or_missing_403_and_nothing_changes(self, callback, settings, twilio, forgery):
-        session = active_session()
+        session = ActiveSessionFactory()
         student = session.booking.student
         fields = params(session, "participant-connected", student)
         kwargs = {}
