@@ -33,7 +33,7 @@ def _session_get(*, session_id: Any, queryset: QuerySet[Session] | None = None) 
 
 
 def party_role(*, session: Session, user: User) -> str | None:
-    """ "tutor" or "student" if `user` is that party of the session's booking, else None."""
+    """The role (tutor or student) of `user` in the session's booking, or None for anyone else."""
     if user.pk == session.booking.tutor_id:
         return ParticipantRole.TUTOR
     if user.pk == session.booking.student_id:
