@@ -43,6 +43,13 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"Session {self.room_name} ({self.status})"
 
+    def new_participants(self) -> list[Participant]:
+        """The rows a session starts with: both parties, unsaved."""
+        return [
+            Participant(session=self, user_id=self.booking.tutor_id, role=ParticipantRole.TUTOR),
+            Participant(session=self, user_id=self.booking.student_id, role=ParticipantRole.STUDENT),
+        ]
+
 
 class ParticipantRole(models.TextChoices):
     TUTOR = "tutor", "Tutor"

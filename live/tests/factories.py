@@ -1,6 +1,7 @@
 import factory
+from django.utils import timezone
 
-from live.models import Participant, ParticipantRole, Session
+from live.models import Participant, Session, SessionStatus
 from payments import ledger
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import BookingFactory
@@ -8,6 +9,9 @@ from tutoring.tests.factories import BookingFactory
 
 class PaidBookingFactory(BookingFactory):
     """A booking whose payment went through: `paid`, with the payment in the tutor's pending earnings."""
+
+    class Meta:
+        skip_postgeneration_save = True
 
     status = BookingStatus.PAID
 
@@ -31,9 +35,11 @@ class SessionFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def participants(obj, create, extracted, **kwargs):
         if create:
-            Participant.objects.bulk_create(
-                [
-                    Participant(session=obj, user_id=obj.booking.tutor_id, role=ParticipantRole.TUTOR),
-                    Participant(session=obj, user_id=obj.booking.student_id, role=ParticipantRole.STUDENT),
-                ]
-            )
+            Participant.objects.bulk_create(obj.new_participants())
+
+
+class ActiveSessionFactory(SessionFactory):
+    """A session the tutor has started."""
+
+    status = SessionStatus.ACTIVE
+    actual_start_time = factory.LazyFunction(timezone.now)

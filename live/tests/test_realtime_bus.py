@@ -50,7 +50,9 @@ def test_nothing_is_published_for_a_rolled_back_change(subscribe):
 def test_abroadcast_publishes_from_async_code(subscribe):
     session_id = uuid.uuid4()
     subscriber = subscribe(session_id)
-    async_to_sync(abroadcast)(session_id, "participant_updated", {"participantId": "u", "updates": {"handRaised": True}})
+    async_to_sync(abroadcast)(
+        session_id, "participant_updated", {"participantId": "u", "updates": {"handRaised": True}}
+    )
     assert subscriber.receive() == {
         "type": "live.event",
         "event": "participant_updated",

@@ -107,7 +107,12 @@ class TwilioStub:
 
 
 def _error(code: int, message: str, status: int) -> dict:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def start(stub: TwilioStub) -> ThreadingHTTPServer:
