@@ -188,6 +188,11 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
     return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
 
 
+def participant_connection_set(*, session_id: Any, user: User, connected: bool) -> Participant | None:
+    """A party's first realtime connection to the session opened, or its last one closed (CONTRACT §7)."""
+    return _participant_apply(session_id=session_id, user_id=user.pk, updates={"isConnected": connected})
+
+
 # --- chat -------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,8 @@
-"""The ASGI entry point (daphne): plain HTTP, and the realtime transports under /socket.io/ and /ws/."""
+"""The ASGI entry point (daphne): plain HTTP, and the realtime transports under /socket.io/ and /ws/.
+
+`/socket.io/` (both HTTP long-polling and WebSocket scopes) goes to python-socketio, `/ws/live/` to the
+Channels consumer, every other HTTP request to Django.
+"""
 
 import os
 
@@ -7,11 +11,30 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 -- Django must be set up first
+# Django must be set up before the realtime modules import models.
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from live.realtime import socketio as live_socketio  # noqa: E402
+from live.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+
+class SocketIORouter:
+    """Send `/socket.io/...` to the socket.io app and everything else of the same scope type to `default`."""
+
+    prefix = f"/{live_socketio.PATH}/"
+
+    def __init__(self, default):
+        self.default = default
+
+    async def __call__(self, scope, receive, send):
+        if scope["path"].startswith(self.prefix):
+            return await live_socketio.app(scope, receive, send)
+        return await self.default(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": URLRouter([]),
+        "http": SocketIORouter(django_asgi_app),
+        "websocket": SocketIORouter(URLRouter(websocket_urlpatterns)),
     }
 )

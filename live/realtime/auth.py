@@ -1,0 +1,49 @@
+"""Who is on the other end of a realtime connection: the access JWT of CONTRACT §1, for both transports.
+
+Socket.IO sends it in the connect packet (`io('/live', {auth: {token}})`) or as `?token=` for clients
+that cannot set `auth`; the Channels WebSocket sends it as `?token=`. The same checks as the REST API
+apply (signature, expiry, token type, an active user), through simplejwt itself.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from tutoring.api.errors import ApplicationError
+from tutoring.models import User
+
+MISSING = "Authentication credentials were not provided."
+INVALID = "The access token is invalid or expired."
+
+
+class Unauthorized(ApplicationError):
+    status_code = 401
+
+
+def token_from_query(query_string: bytes | str) -> str | None:
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    values = parse_qs(query_string).get("token")
+    return values[0] if values else None
+
+
+def user_for_token(raw: object) -> User:
+    """The active user an access token names; `Unauthorized` for anything else."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise Unauthorized(MISSING)
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(raw.strip()))
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        raise Unauthorized(INVALID) from None
+
+
+async def authenticate(raw: object) -> User:
+    if not isinstance(raw, str) or not raw.strip():
+        raise Unauthorized(MISSING)
+    return await database_sync_to_async(user_for_token)(raw)

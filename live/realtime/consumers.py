@@ -1,0 +1,75 @@
+"""The native WebSocket transport at `/ws/live/?token=<access JWT>` (CONTRACT §7).
+
+JSON text frames `{"event", "data", "ack"}` both ways, with the events, payloads and answers of the
+socket.io transport (the same `handlers.dispatch`). A frame with an `ack` id is answered with
+`{"event": "ack", "ack": id, "data": ...}` or `{"event": "ack", "ack": id, "error": {statusCode, message}}`;
+an error for a frame without one comes as `{"event": "error", "data": {statusCode, message}}`.
+A missing, invalid or expired token closes the socket with code 4401 right after the handshake.
+
+The consumer joins the bus directly: its own channel in the group of every session it joined.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from live.realtime import group_name, handlers
+from live.realtime.auth import Unauthorized, authenticate, token_from_query
+
+CLOSE_UNAUTHORIZED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    client: handlers.Client | None = None
+
+    async def connect(self) -> None:
+        try:
+            user = await authenticate(token_from_query(self.scope.get("query_string", b"")))
+        except Unauthorized:
+            # Accept first: a close code only reaches the client over an open WebSocket.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.client = handlers.Client(user=user, subscribe=self._subscribe, unsubscribe=self._unsubscribe)
+        await self.accept()
+
+    async def _subscribe(self, session_id: str) -> None:
+        await self.channel_layer.group_add(group_name(session_id), self.channel_name)
+
+    async def _unsubscribe(self, session_id: str) -> None:
+        await self.channel_layer.group_discard(group_name(session_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.client is None:
+            return
+        try:
+            frame = json.loads(text_data if text_data is not None else (bytes_data or b"").decode())
+        except (ValueError, UnicodeDecodeError):
+            frame = None
+        if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
+            await self.send_json({"event": "error", "data": _bad_frame()})
+            return
+        ack = frame.get("ack")
+        result = await handlers.dispatch(self.client, frame["event"], frame.get("data"))
+        if ack is not None:
+            if handlers.is_error(result):
+                await self.send_json({"event": "ack", "ack": ack, "error": result})
+            else:
+                await self.send_json({"event": "ack", "ack": ack, "data": result["data"]})
+        elif handlers.is_error(result):
+            await self.send_json({"event": "error", "data": result})
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        """A bus event of a session this socket joined."""
+        await self.send_json({"event": message["event"], "data": message["data"]})
+
+    async def disconnect(self, code: int) -> None:
+        if self.client is not None:
+            await handlers.disconnect(self.client)
+
+
+def _bad_frame() -> dict[str, Any]:
+    return {"statusCode": 400, "message": 'Frames are JSON objects: {"event": "<name>", "data": {...}, "ack": "<id>"}.'}

@@ -1,0 +1,103 @@
+"""Socket.IO at `/socket.io/`, namespace `/live` (CONTRACT §7), mounted under Channels by `tutoring.asgi`.
+
+The seed's client works unchanged: `io('/live', {auth: {token}})`, polling first, then websocket. The
+connect packet's `auth.token` (or `?token=`) is checked before the namespace accepts the socket; a bad
+one is refused with `err.data = {statusCode: 401, message}`. Every other event goes to
+`live.realtime.handlers.dispatch`; its answer is the ack when the client asked for one, and an error
+without an ack comes back as an `error` event.
+
+Rooms are python-socketio's in-process rooms (one per session id); they are fed only by the bus,
+through `SessionHub`, so events from any process reach them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+import socketio
+
+from live.realtime import handlers
+from live.realtime.auth import Unauthorized, authenticate, token_from_query
+from live.realtime.hub import SessionHub
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/live"
+PATH = "socket.io"
+
+# Whether the event being handled carries an ack id: python-socketio tells handlers nothing about it.
+_wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("live_sio_wants_ack", default=False)
+
+
+class LiveServer(socketio.AsyncServer):
+    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
+        token = _wants_ack.set(id is not None)
+        try:
+            return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        finally:
+            _wants_ack.reset(token)
+
+
+class LiveNamespace(socketio.AsyncNamespace):
+    def __init__(self, namespace: str = NAMESPACE):
+        super().__init__(namespace)
+        self.clients: dict[str, handlers.Client] = {}
+        self.hub = SessionHub(self._deliver)
+
+    async def _deliver(self, session_id: str, event: str, data: dict) -> None:
+        await self.emit(event, data, room=session_id)
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not token:
+            token = token_from_query(environ.get("QUERY_STRING", ""))
+        try:
+            user = await authenticate(token)
+        except Unauthorized as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, handlers.error_body(exc)) from None
+
+        async def subscribe(session_id: str) -> None:
+            await self.hub.add(session_id)
+            await self.enter_room(sid, session_id)
+
+        async def unsubscribe(session_id: str) -> None:
+            await self.leave_room(sid, session_id)
+            await self.hub.discard(session_id)
+
+        self.clients[sid] = handlers.Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        client = self.clients.pop(sid, None)
+        if client is not None:
+            await handlers.disconnect(client)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        client = self.clients.get(sid)
+        if client is None:  # pragma: no cover -- python-socketio only delivers events of connected sockets
+            return None
+        result = await handlers.dispatch(client, event, data)
+        if handlers.is_error(result) and not _wants_ack.get():
+            await self.emit("error", result, to=sid)
+        return result
+
+
+def create_server() -> LiveServer:
+    server = LiveServer(
+        async_mode="asgi",
+        # One socket's events are handled in order (a chat must not reorder a sender's messages);
+        # different sockets still run concurrently.
+        async_handlers=False,
+        # The socket.io default of 1 MB is far more than a 2000-character message needs.
+        max_http_buffer_size=64 * 1024,
+    )
+    server.register_namespace(LiveNamespace())
+    return server
+
+
+sio = create_server()
+app = socketio.ASGIApp(sio, socketio_path=PATH)
