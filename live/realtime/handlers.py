@@ -38,6 +38,10 @@ NOT_JOINED = "Join the session first."
 PRESENCE_TTL = 12 * 3600
 
 
+# Every open connection of this process, both transports (for introspection and orderly shutdown).
+open_clients: set[Client] = set()
+
+
 @dataclass(eq=False)
 class Client:
     """One realtime connection of either transport: its user and the sessions it has joined."""
@@ -46,6 +50,9 @@ class Client:
     subscribe: Callable[[str], Awaitable[None]]
     unsubscribe: Callable[[str], Awaitable[None]]
     sessions: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        open_clients.add(self)
 
 
 def _db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -222,9 +229,12 @@ def _disconnect(user: User, session_ids: list[str]) -> None:
 
 async def disconnect(client: Client) -> None:
     """The connection is gone: leave every session it had joined."""
-    session_ids = sorted(client.sessions)
-    client.sessions.clear()
-    for session_id in session_ids:
-        await client.unsubscribe(session_id)
-    if session_ids:
-        await _db(_disconnect)(client.user, session_ids)
+    try:
+        session_ids = sorted(client.sessions)
+        client.sessions.clear()
+        for session_id in session_ids:
+            await client.unsubscribe(session_id)
+        if session_ids:
+            await _db(_disconnect)(client.user, session_ids)
+    finally:
+        open_clients.discard(client)
