@@ -109,7 +109,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every socket a 5 s read timeout by default, which is also the length
+                # of channels-redis's blocking BZPOPMIN: an idle receive then fails every 5 s (and a
+                # cancelled one hangs until the timeout). Reads that may block get a longer bound.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("CHANNEL_SOCKET_TIMEOUT", default=30)}],
                 "prefix": f"{CACHE_KEY_PREFIX}:asgi",
                 # A classroom lasts hours; a socket must not silently fall out of its group
                 # (channels-redis drops group members after group_expiry seconds, default 1 day).

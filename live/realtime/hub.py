@@ -13,7 +13,6 @@ session: the channel it arrives on does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,8 @@ from channels.layers import get_channel_layer
 from live.realtime import MESSAGE_TYPE, group_name
 
 logger = logging.getLogger(__name__)
+
+STOP = "live.hub.stop"
 
 Deliver = Callable[[str, str, dict], Awaitable[None]]
 
@@ -63,7 +64,9 @@ class SessionHub:
                 subscription.members += 1
                 return
             layer = get_channel_layer()
-            channel = await layer.new_channel("live.sio.")
+            # The default prefix: channels-redis reads all of a process's channels with that prefix
+            # through one Redis key; a channel of another prefix would starve behind the others.
+            channel = await layer.new_channel()
             await layer.group_add(group_name(session_id), channel)
             reader = asyncio.create_task(self._read(session_id, channel), name=f"live-hub-{session_id}")
             self._subscriptions[session_id] = _Subscription(channel=channel, members=1, reader=reader)
@@ -80,15 +83,18 @@ class SessionHub:
             if subscription.members > 0:
                 return
             del self._subscriptions[session_id]
-            await get_channel_layer().group_discard(group_name(session_id), subscription.channel)
-            subscription.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscription.reader
+            layer = get_channel_layer()
+            await layer.group_discard(group_name(session_id), subscription.channel)
+            # Stop the reader with a message rather than by cancelling it: a cancelled channels-redis
+            # receive can drop a message it had already taken for another channel of this process.
+            await layer.send(subscription.channel, {"type": STOP})
 
     async def _read(self, session_id: str, channel: str) -> None:
         layer = get_channel_layer()
         while True:
             message = await layer.receive(channel)
+            if message.get("type") == STOP:
+                return
             if message.get("type") != MESSAGE_TYPE:
                 continue
             try:

@@ -36,7 +36,21 @@ class ThreadedServer:
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="wsproto"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="realtime-test-server", daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="realtime-test-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def run(self, coro_fn, *args, timeout: float = 120):
+        """Run a coroutine on the server's event loop and return its result.
+
+        Everything in this process that receives from the channel layer must share one event loop
+        (channels-redis keeps one receive lock per layer, the in-memory layer's queues belong to a
+        loop), so in-process transports such as WebsocketCommunicator run here, beside the server.
+        """
+        return asyncio.run_coroutine_threadsafe(coro_fn(*args), self.loop).result(timeout)
 
     @property
     def url(self) -> str:
@@ -56,10 +70,10 @@ class ThreadedServer:
 
 
 @pytest.fixture(scope="session")
-def realtime_server(django_db_setup, django_db_blocker):
+def threaded_server(django_db_setup, django_db_blocker):
     server = ThreadedServer()
     server.start()
-    yield server.url
+    yield server
     server.stop()
     # The server's worker threads kept their database connections; the test database can only be
     # dropped once they are gone.
@@ -72,15 +86,33 @@ def realtime_server(django_db_setup, django_db_blocker):
                 )
 
 
-@pytest.fixture(autouse=True)
-def _connections_closed(transactional_db):
-    """Every test here ends once the server has finished with its connections (their disconnects write
-    to the database), so nothing of one test runs into the next test or into the database flush."""
-    yield
+@pytest.fixture
+def realtime_server(threaded_server) -> str:
+    """The base URL of the server."""
+    return threaded_server.url
+
+
+@pytest.fixture
+def in_server_loop(threaded_server):
+    """in_server_loop(coro_fn, *args): run on the server's event loop (see `ThreadedServer.run`)."""
+    return threaded_server.run
+
+
+def settle() -> None:
+    """Wait until the server has finished with every connection: a disconnect writes to the database,
+    and SQLite's shared in-memory test database refuses a read that overlaps a write."""
     deadline = time.monotonic() + WAIT * 2
     while handlers.open_clients and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not handlers.open_clients, f"connections left open: {handlers.open_clients}"
+
+
+@pytest.fixture(autouse=True)
+def _connections_closed(transactional_db):
+    """Every test here ends once the server is done with its connections, so nothing of one test runs
+    into the next one or into the database flush."""
+    yield
+    settle()
 
 
 @pytest.fixture

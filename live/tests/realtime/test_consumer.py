@@ -7,7 +7,6 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
@@ -15,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from live import services
 from live.models import Message, Participant
 from live.tests.factories import SessionFactory
-from live.tests.realtime.conftest import WAIT
+from live.tests.realtime.conftest import WAIT, settle
 from tutoring.asgi import application
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.utils import fresh_window_user
@@ -23,8 +22,16 @@ from tutoring.tests.utils import fresh_window_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run(coro_fn, *args):
-    return async_to_sync(coro_fn)(*args)
+@pytest.fixture
+def run(in_server_loop):
+    """Scenarios run on the server's loop: one loop receives from the channel layer in this process."""
+
+    def run_settled(coro_fn, *args):
+        result = in_server_loop(coro_fn, *args)
+        settle()
+        return result
+
+    return run_settled
 
 
 class Socket:
@@ -69,7 +76,7 @@ class Socket:
 
 
 @pytest.mark.parametrize("token", [None, "", "garbage"])
-def test_an_invalid_token_closes_with_4401(token):
+def test_an_invalid_token_closes_with_4401(run, token):
     async def scenario():
         comm = WebsocketCommunicator(application, "/ws/live/" + (f"?token={token}" if token is not None else ""))
         accepted, _ = await comm.connect(timeout=WAIT)
@@ -83,7 +90,7 @@ def test_an_invalid_token_closes_with_4401(token):
     assert closed == {"type": "websocket.close", "code": 4401}
 
 
-def test_join_message_and_participant_update_over_frames():
+def test_join_message_and_participant_update_over_frames(run):
     live_session = SessionFactory()
     tutor, student = live_session.booking.tutor, live_session.booking.student
     session_id = str(live_session.pk)
@@ -125,7 +132,7 @@ def test_join_message_and_participant_update_over_frames():
     ("who", "session_id", "status"),
     [("stranger", "real", 403), ("student", "unknown", 404), ("student", None, 400)],
 )
-def test_denied_join_answers_the_error_body(who, session_id, status):
+def test_denied_join_answers_the_error_body(run, who, session_id, status):
     live_session = SessionFactory()
     user = StudentFactory() if who == "stranger" else live_session.booking.student
     data = {
@@ -145,7 +152,7 @@ def test_denied_join_answers_the_error_body(who, session_id, status):
     assert reply["error"]["statusCode"] == status and reply["error"]["message"]
 
 
-def test_errors_without_an_ack_come_as_error_frames():
+def test_errors_without_an_ack_come_as_error_frames(run):
     live_session = SessionFactory()
 
     async def scenario():
@@ -167,7 +174,7 @@ def test_errors_without_an_ack_come_as_error_frames():
     assert unknown["data"]["statusCode"] == 400
 
 
-def test_session_updated_and_disconnect_reach_the_other_socket():
+def test_session_updated_and_disconnect_reach_the_other_socket(run):
     live_session = SessionFactory()
     tutor, student = live_session.booking.tutor, live_session.booking.student
     session_id = str(live_session.pk)
@@ -192,7 +199,7 @@ def test_session_updated_and_disconnect_reach_the_other_socket():
     assert Participant.objects.get(session=live_session, user=tutor).is_connected is False
 
 
-def test_the_61st_message_in_a_minute_is_refused_over_the_websocket_too():
+def test_the_61st_message_in_a_minute_is_refused_over_the_websocket_too(run):
     student = fresh_window_user(StudentFactory)
     live_session = SessionFactory(booking__student=student)
     session_id = str(live_session.pk)

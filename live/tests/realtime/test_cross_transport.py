@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from rest_framework_simplejwt.tokens import AccessToken
 
-from live.tests.realtime.conftest import SioClient, WsClient
+from live.tests.realtime.conftest import SioClient, WsClient, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,4 +48,6 @@ def test_messages_and_updates_cross_between_socketio_and_the_websocket(realtime_
 
 
 def run(coro_fn):
-    return async_to_sync(coro_fn)()
+    result = async_to_sync(coro_fn)()
+    settle()
+    return result

@@ -12,6 +12,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from live.models import Message, Participant
+from live.tests.realtime.conftest import settle
 from tutoring.tests.factories import StudentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,6 +35,7 @@ def run_node(node, script: str, config: dict) -> dict:
         [node, str(JS / script)], input=json.dumps(config), capture_output=True, text=True, timeout=120, cwd=JS
     )
     assert done.returncode == 0, done.stderr
+    settle()
     return json.loads(done.stdout)
 
 

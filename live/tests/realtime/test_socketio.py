@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from live.models import Message, Participant
 from live.tests.factories import SessionFactory
-from live.tests.realtime.conftest import SioClient, eventually
+from live.tests.realtime.conftest import SioClient, eventually, settle
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.utils import bearer, fresh_window_user
 
@@ -47,7 +47,9 @@ def token(user) -> str:
 
 
 def run(coro_fn, *args):
-    return async_to_sync(coro_fn)(*args)
+    result = async_to_sync(coro_fn)(*args)
+    settle()
+    return result
 
 
 async def connected(base, user) -> SioClient:
