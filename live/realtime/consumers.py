@@ -6,7 +6,10 @@ socket.io transport (the same `handlers.dispatch`). A frame with an `ack` id is 
 an error for a frame without one comes as `{"event": "error", "data": {statusCode, message}}`.
 A missing, invalid or expired token closes the socket with code 4401 right after the handshake.
 
-The consumer joins the bus directly: its own channel in the group of every session it joined.
+Events reach the consumer through the process's `SessionHub`, as they reach the socket.io rooms: one
+channel-layer subscription per session per process, whatever the number of sockets. The consumer has
+no channel of its own (`channel_layer_alias = None`), so closing it never cancels a channel-layer
+receive (on Python 3.11 a cancelled channels-redis receive can hang until its socket times out).
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from live.realtime import group_name, handlers
+from live.realtime import handlers
 from live.realtime.auth import Unauthorized, authenticate, token_from_query
+from live.realtime.hub import hub
 
 CLOSE_UNAUTHORIZED = 4401
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
+    # No per-consumer channel: events come from the hub (see the module docstring).
+    channel_layer_alias = None
     client: handlers.Client | None = None
+    closed = False
 
     async def connect(self) -> None:
         try:
@@ -37,10 +44,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def _subscribe(self, session_id: str) -> None:
-        await self.channel_layer.group_add(group_name(session_id), self.channel_name)
+        await hub.add(session_id, self, self._deliver)
 
     async def _unsubscribe(self, session_id: str) -> None:
-        await self.channel_layer.group_discard(group_name(session_id), self.channel_name)
+        await hub.discard(session_id, self)
+
+    async def _deliver(self, event: str, data: dict) -> None:
+        """A bus event of a session this socket joined."""
+        if not self.closed:
+            await self.send_json({"event": event, "data": data})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.client is None:
@@ -62,11 +74,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         elif handlers.is_error(result):
             await self.send_json({"event": "error", "data": result})
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        """A bus event of a session this socket joined."""
-        await self.send_json({"event": message["event"], "data": message["data"]})
-
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         if self.client is not None:
             await handlers.disconnect(self.client)
 

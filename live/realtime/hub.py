@@ -1,13 +1,14 @@
-"""Socket.IO's subscription to the bus: one channel-layer channel per session per process.
+"""This process's subscription to the bus: one channel-layer channel per session with local members.
 
-The bus publishes a session's events to the Channels group `live.session.<id>`. A socket.io room only
-exists in the process that holds its sockets, so each process subscribes once per session that has
-local socket.io members: a channel added to the session's group, and one reader task that emits what
-arrives to the local room. A hundred sockets of one classroom in a process cost one group member and
-one task, not a hundred; with channels-redis all of a process's channels share a single Redis reader.
+The bus publishes a session's events to the Channels group `live.session.<id>`. Each process joins
+that group once per session that has local members of either transport, with one reader task that
+hands every event to the local members: the socket.io room (one member, however many sockets it
+holds) and each Channels consumer that joined. A classroom costs a process one group member and one
+task, not one per socket, and `group_send` pushes one copy per process instead of one per socket.
 
-A channel per session (rather than one per process) because a bus message names its event, not its
-session: the channel it arrives on does.
+A channel per session (not one per process) because a bus message names its event, not its session:
+the channel it arrives on does. Readers stop on a message, never by cancellation: on Python 3.11 a
+cancelled channels-redis receive can hang in its blocking read until the socket times out.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 
@@ -26,21 +27,26 @@ logger = logging.getLogger(__name__)
 
 STOP = "live.hub.stop"
 
-Deliver = Callable[[str, str, dict], Awaitable[None]]
+Deliver = Callable[[str, dict], Awaitable[None]]
+
+
+@dataclass
+class _Member:
+    deliver: Deliver
+    count: int = 0
 
 
 @dataclass
 class _Subscription:
     channel: str
-    members: int
-    reader: asyncio.Task
+    reader: asyncio.Task | None = None
+    members: dict[Hashable, _Member] = field(default_factory=dict)
 
 
 class SessionHub:
-    """Reference-counted group memberships of this process, with a reader per subscribed session."""
+    """Reference-counted members per session; the first subscribes the process, the last unsubscribes it."""
 
-    def __init__(self, deliver: Deliver, *, refresh_seconds: float = 3600):
-        self._deliver = deliver
+    def __init__(self, *, refresh_seconds: float = 3600):
         self._subscriptions: dict[str, _Subscription] = {}
         # A lock per session while anyone uses it (weak: a finished classroom leaves nothing behind).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -56,51 +62,53 @@ class SessionHub:
             lock = self._locks[session_id] = asyncio.Lock()
         return lock
 
-    async def add(self, session_id: str) -> None:
-        """One more local member of `session_id`: the first one subscribes the process."""
-        async with self._lock(session_id):
-            subscription = self._subscriptions.get(session_id)
-            if subscription is not None:
-                subscription.members += 1
-                return
-            layer = get_channel_layer()
-            # The default prefix: channels-redis reads all of a process's channels with that prefix
-            # through one Redis key; a channel of another prefix would starve behind the others.
-            channel = await layer.new_channel()
-            await layer.group_add(group_name(session_id), channel)
-            reader = asyncio.create_task(self._read(session_id, channel), name=f"live-hub-{session_id}")
-            self._subscriptions[session_id] = _Subscription(channel=channel, members=1, reader=reader)
-            if self._refresher is None or self._refresher.done():
-                self._refresher = asyncio.create_task(self._refresh(), name="live-hub-refresh")
-
-    async def discard(self, session_id: str) -> None:
-        """One local member fewer: the last one unsubscribes the process."""
+    async def add(self, session_id: str, key: Hashable, deliver: Deliver) -> None:
+        """`key` now wants the session's events through `deliver(event, data)` (counted per key)."""
         async with self._lock(session_id):
             subscription = self._subscriptions.get(session_id)
             if subscription is None:
+                layer = get_channel_layer()
+                # The default prefix: channels-redis reads all of a process's channels of one prefix
+                # through one Redis key; a channel of another prefix would starve behind the others.
+                channel = await layer.new_channel()
+                await layer.group_add(group_name(session_id), channel)
+                subscription = self._subscriptions[session_id] = _Subscription(channel=channel)
+                subscription.reader = asyncio.create_task(self._read(subscription), name=f"live-hub-{session_id}")
+                if self._refresher is None or self._refresher.done():
+                    self._refresher = asyncio.create_task(self._refresh(), name="live-hub-refresh")
+            member = subscription.members.setdefault(key, _Member(deliver=deliver))
+            member.count += 1
+
+    async def discard(self, session_id: str, key: Hashable) -> None:
+        async with self._lock(session_id):
+            subscription = self._subscriptions.get(session_id)
+            member = subscription.members.get(key) if subscription else None
+            if member is None:
                 return
-            subscription.members -= 1
-            if subscription.members > 0:
+            member.count -= 1
+            if member.count > 0:
+                return
+            del subscription.members[key]
+            if subscription.members:
                 return
             del self._subscriptions[session_id]
             layer = get_channel_layer()
             await layer.group_discard(group_name(session_id), subscription.channel)
-            # Stop the reader with a message rather than by cancelling it: a cancelled channels-redis
-            # receive can drop a message it had already taken for another channel of this process.
             await layer.send(subscription.channel, {"type": STOP})
 
-    async def _read(self, session_id: str, channel: str) -> None:
+    async def _read(self, subscription: _Subscription) -> None:
         layer = get_channel_layer()
         while True:
-            message = await layer.receive(channel)
+            message = await layer.receive(subscription.channel)
             if message.get("type") == STOP:
                 return
             if message.get("type") != MESSAGE_TYPE:
                 continue
-            try:
-                await self._deliver(session_id, message["event"], message["data"])
-            except Exception:
-                logger.exception("realtime: could not deliver %s to session %s", message.get("event"), session_id)
+            for member in list(subscription.members.values()):
+                try:
+                    await member.deliver(message["event"], message["data"])
+                except Exception:
+                    logger.exception("realtime: could not deliver %s", message.get("event"))
 
     async def _refresh(self) -> None:
         """Re-join every group now and then: channels-redis forgets members after `group_expiry`, and a
@@ -113,3 +121,6 @@ class SessionHub:
                     await layer.group_add(group_name(session_id), subscription.channel)
                 except Exception:
                     logger.exception("realtime: could not refresh the subscription to %s", session_id)
+
+
+hub = SessionHub()

@@ -7,12 +7,13 @@ one is refused with `err.data = {statusCode: 401, message}`. Every other event g
 without an ack comes back as an `error` event.
 
 Rooms are python-socketio's in-process rooms (one per session id); they are fed only by the bus,
-through `SessionHub`, so events from any process reach them.
+through the process's `SessionHub`, so events from any process reach them.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 from typing import Any
 
@@ -20,7 +21,7 @@ import socketio
 
 from live.realtime import handlers
 from live.realtime.auth import Unauthorized, authenticate, token_from_query
-from live.realtime.hub import SessionHub
+from live.realtime.hub import hub
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ class LiveNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str = NAMESPACE):
         super().__init__(namespace)
         self.clients: dict[str, handlers.Client] = {}
-        self.hub = SessionHub(self._deliver)
 
     async def _deliver(self, session_id: str, event: str, data: dict) -> None:
         await self.emit(event, data, room=session_id)
@@ -59,12 +59,13 @@ class LiveNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message, handlers.error_body(exc)) from None
 
         async def subscribe(session_id: str) -> None:
-            await self.hub.add(session_id)
+            # The whole room is one member of the hub: one emit per event reaches all its sockets.
+            await hub.add(session_id, self, functools.partial(self._deliver, session_id))
             await self.enter_room(sid, session_id)
 
         async def unsubscribe(session_id: str) -> None:
             await self.leave_room(sid, session_id)
-            await self.hub.discard(session_id)
+            await hub.discard(session_id, self)
 
         self.clients[sid] = handlers.Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
 
