@@ -105,23 +105,38 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 gives every socket a 5 s read timeout by default, which is also the length
-                # of channels-redis's blocking BZPOPMIN: an idle receive then fails every 5 s (and a
-                # cancelled one hangs until the timeout). Reads that may block get a longer bound.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("CHANNEL_SOCKET_TIMEOUT", default=30)}],
-                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                # A classroom lasts hours; a socket must not silently fall out of its group
-                # (channels-redis drops group members after group_expiry seconds, default 1 day).
-                "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=7 * 24 * 3600),
-                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "expiry": 60,
-            },
-        }
+    # The realtime bus (live.realtime): Redis pub/sub. A group is a Redis channel each process
+    # subscribes to while it has members, so a message costs one PUBLISH and no per-receiver queue
+    # work, and a membership lasts as long as the subscription (nothing to expire). The queue-based
+    # channels_redis.core layer (CHANNEL_LAYER=core) costs about six more Redis commands per message.
+    _channel_host = {
+        "address": REDIS_URL,
+        # redis-py 8 gives every socket a 5 s read timeout by default, as long as channels-redis's
+        # blocking reads: idle receives would fail every 5 s. Blocking reads get a longer bound.
+        "socket_timeout": env.float("CHANNEL_SOCKET_TIMEOUT", default=30),
     }
+    if env.str("CHANNEL_LAYER", default="pubsub") == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [_channel_host],
+                    "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+                    # A classroom lasts hours; a member must not silently fall out of its group
+                    # (channels-redis drops group members after group_expiry seconds, default 1 day).
+                    "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=7 * 24 * 3600),
+                    "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                    "expiry": 60,
+                },
+            }
+        }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [_channel_host], "prefix": f"{CACHE_KEY_PREFIX}:asgi:"},
+            }
+        }
 else:
     CACHES = {
         "default": {
