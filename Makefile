@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-chat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The Node packages the realtime tests and the chat bench drive (socket.io-client, pinned by lockfiles
+# that name no registry host); reinstalled only when a lockfile changes.
+JS_TESTS := live/tests/js
+$(JS_TESTS)/node_modules/.installed: $(JS_TESTS)/package-lock.json
+	npm ci --prefix $(JS_TESTS) --no-audit --no-fund
+	touch $@
+
+bench/node_modules/.installed: bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund
+	touch $@
+
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
@@ -25,7 +36,7 @@ run: $(VENV)/.runtime
 	@echo "Serving http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/, health: /healthz)"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) tutoring.asgi:application
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(JS_TESTS)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -33,5 +44,9 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Realtime chat under load: our stack against a plain Node socket.io server (see bench/README.md).
+bench-chat: $(VENV)/.dev bench/node_modules/.installed
+	$(BIN)/python bench/chat_bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 node_modules
+	rm -rf $(VENV) staticfiles db.sqlite3 node_modules $(JS_TESTS)/node_modules bench/node_modules

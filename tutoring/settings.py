@@ -105,10 +105,12 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
-    # The realtime bus (live.realtime): Redis pub/sub. A group is a Redis channel each process
-    # subscribes to while it has members, so a message costs one PUBLISH and no per-receiver queue
-    # work, and a membership lasts as long as the subscription (nothing to expire). The queue-based
-    # channels_redis.core layer (CHANNEL_LAYER=core) costs about six more Redis commands per message.
+    # The realtime bus (live.realtime): channels-redis's pub/sub layer. A group is a Redis channel that
+    # each process subscribes to while it has members: one PUBLISH per event, nothing queued per
+    # receiver, and a membership lasts as long as the subscription (no group expiry to outlive).
+    # Delivery is at most once; a client that missed events re-joins (its ack carries the history).
+    # CHANNEL_LAYER=core selects the queue layer (channels_redis.core): under load it spent ~25% more
+    # CPU per chat message and, its process-wide queue full, dropped events (bench/README.md).
     _channel_host = {
         "address": REDIS_URL,
         # redis-py 8 gives every socket a 5 s read timeout by default, as long as channels-redis's

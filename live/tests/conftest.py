@@ -1,4 +1,5 @@
 import asyncio
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -41,21 +42,33 @@ def session(db):
     return SessionFactory()
 
 
+class _LayerLoop:
+    """One event loop, in a thread, for every subscriber of the run: channels-redis's pub/sub layer
+    (CHANNEL_LAYER=pubsub) keeps subscriptions per event loop, so a channel must be created, joined and
+    read on the same one (each `async_to_sync` call would bring a new loop)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def run(cls, coro):
+        if cls.loop is None:
+            cls.loop = asyncio.new_event_loop()
+            threading.Thread(target=cls.loop.run_forever, name="test-layer-loop", daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(coro, cls.loop).result()
+
+
 class Subscriber:
     """A channel in a session's group on the real channel layer, as a transport would hold one."""
 
     def __init__(self, session_id):
         self.layer = get_channel_layer()
         self.group = group_name(session_id)
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(self.group, self.channel)
+        self.channel = _LayerLoop.run(self.layer.new_channel())
+        _LayerLoop.run(self.layer.group_add(self.group, self.channel))
 
     def receive(self) -> dict:
-        async def one():
-            # The bound only keeps a broken test from hanging; every message awaited here was published.
-            return await asyncio.wait_for(self.layer.receive(self.channel), timeout=10)
-
-        return async_to_sync(one)()
+        # The bound only keeps a broken test from hanging; every message awaited here was published.
+        return _LayerLoop.run(asyncio.wait_for(self.layer.receive(self.channel), timeout=10))
 
     def mark(self) -> dict:
         """Publish a marker and return it: what arrives before it was published before it (per-channel FIFO)."""
@@ -64,7 +77,7 @@ class Subscriber:
         return marker
 
     def close(self):
-        async_to_sync(self.layer.group_discard)(self.group, self.channel)
+        _LayerLoop.run(self.layer.group_discard(self.group, self.channel))
 
 
 @pytest.fixture
