@@ -118,3 +118,71 @@ def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
             ),
         ]
     )
+
+
+def _withdrawal_entry(withdrawal, account: str, kind: str, amount: int, key: str) -> LedgerEntry:
+    return LedgerEntry(
+        tutor_id=withdrawal.tutor_id,
+        account=account,
+        kind=kind,
+        amount=amount,
+        currency=withdrawal.currency,
+        key=key,
+        withdrawal_id=withdrawal.pk,
+    )
+
+
+def record_withdrawal_requested(*, withdrawal) -> bool:
+    """The amount is held out of the balance from the request until it is paid or released."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal, Account.HELD, EntryKind.WITHDRAWAL_REQUEST, withdrawal.amount, f"withdrawal:{w}:held"
+            )
+        ]
+    )
+
+
+def record_withdrawal_paid(*, withdrawal) -> bool:
+    w, a = withdrawal.pk, withdrawal.amount
+    return _append(
+        [
+            _withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_PAID, -a, f"withdrawal-paid:{w}:held"),
+            _withdrawal_entry(
+                withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, a, f"withdrawal-paid:{w}:withdrawn"
+            ),
+        ]
+    )
+
+
+def record_withdrawal_released(*, withdrawal) -> bool:
+    """Rejected, or the transfer was refused: the held amount returns to the balance."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal,
+                Account.HELD,
+                EntryKind.WITHDRAWAL_RELEASE,
+                -withdrawal.amount,
+                f"withdrawal-release:{w}:held",
+            )
+        ]
+    )
+
+
+def record_withdrawal_reversed(*, withdrawal) -> bool:
+    """A paid transfer was reversed: the money is back on the platform, so back in the balance."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal,
+                Account.WITHDRAWN,
+                EntryKind.WITHDRAWAL_REVERSED,
+                -withdrawal.amount,
+                f"withdrawal-reversed:{w}:withdrawn",
+            )
+        ]
+    )

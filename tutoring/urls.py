@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from payments.webhooks import StripeWebhookView
 from tutoring import views
 from tutoring.health import healthz
+from withdrawals.urls import pages as withdrawal_pages
 
 HOME_CONTEXT = {"sandbox": settings.STRIPE_SANDBOX or settings.TWILIO_SANDBOX}
 
@@ -22,6 +23,7 @@ api = [
     path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
     path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
     path("payments/", include("payments.urls")),
+    path("", include("withdrawals.urls")),
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -31,5 +33,6 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html", extra_context=HOME_CONTEXT), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("withdrawals/", include(withdrawal_pages)),
     path("api/", include(api)),
 ]
