@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; name each app's enum after its model.
+    "ENUM_NAME_OVERRIDES": {"SessionStatusEnum": "live.models.SessionStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tutoring.api.schema.envelope_postprocessing_hook",
@@ -248,6 +250,7 @@ TWILIO_SANDBOX = not (TWILIO_ACCOUNT_SID and TWILIO_API_KEY_SID and TWILIO_API_K
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="sandbox" if TWILIO_SANDBOX else "")
 TWILIO_VIDEO_BASE_URL = env.str("TWILIO_VIDEO_BASE_URL", default="")
 TWILIO_TOKEN_TTL_SECONDS = env.int("TWILIO_TOKEN_TTL_SECONDS", default=3600)
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 
 if not DEBUG:
     if not STRIPE_SANDBOX and not STRIPE_WEBHOOK_SECRET:

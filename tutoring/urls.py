@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from live.webhooks import twilio_video_callback
 from payments.webhooks import StripeWebhookView
 from tutoring import views
 from tutoring.health import healthz
@@ -22,9 +23,11 @@ api = [
     path("bookings", views.BookingListCreateView.as_view(), name="booking-list"),
     path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
     path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
+    path("live/", include("live.urls")),
     path("payments/", include("payments.urls")),
     path("", include("withdrawals.urls")),
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
+    path("webhooks/twilio/video", twilio_video_callback, name="twilio-video-callback"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,0 +1,97 @@
+"""Input validation and output shapes of CONTRACT §4 (also the payloads of the realtime events)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from live.models import Message, ParticipantRole, Session, SessionStatus
+from tutoring.api.fields import DateTimeField
+
+
+class SessionCreateIn(serializers.Serializer):
+    bookingId = serializers.UUIDField()
+
+
+class SessionOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    bookingId = serializers.UUIDField(source="booking_id")
+    roomName = serializers.CharField(source="room_name")
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    tutorId = serializers.UUIDField(source="booking.tutor_id")
+    studentId = serializers.UUIDField(source="booking.student_id")
+    scheduledStartTime = DateTimeField(source="booking.start_time")
+    scheduledEndTime = DateTimeField(source="booking.end_time")
+    actualStartTime = DateTimeField(source="actual_start_time", allow_null=True)
+    actualEndTime = DateTimeField(source="actual_end_time", allow_null=True)
+
+
+class SessionJoinOut(serializers.Serializer):
+    session = SessionOut()
+    tutorToken = serializers.CharField(allow_null=True, help_text="Only for the tutor; null for anyone else.")
+    studentToken = serializers.CharField(allow_null=True, help_text="Only for the student; null for anyone else.")
+
+
+class SessionStartOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    actualStartTime = DateTimeField(source="actual_start_time")
+
+
+class SessionEndOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    actualEndTime = DateTimeField(source="actual_end_time")
+
+
+class SessionUpdatedEvent(serializers.Serializer):
+    """The `session_updated` realtime payload."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    actualStartTime = DateTimeField(source="actual_start_time", allow_null=True)
+    actualEndTime = DateTimeField(source="actual_end_time", allow_null=True)
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+    identity = serializers.CharField()
+    roomName = serializers.CharField(source="room_name")
+    expiresAt = DateTimeField(source="expires_at")
+
+
+class ParticipantOut(serializers.Serializer):
+    id = serializers.UUIDField(source="user_id")
+    name = serializers.CharField(source="user.name")
+    role = serializers.ChoiceField(choices=ParticipantRole.choices)
+    isAudioEnabled = serializers.BooleanField(source="is_audio_enabled")
+    isVideoEnabled = serializers.BooleanField(source="is_video_enabled")
+    isScreenSharing = serializers.BooleanField(source="is_screen_sharing")
+    handRaised = serializers.BooleanField(source="hand_raised")
+    isConnected = serializers.BooleanField(source="is_connected")
+
+
+class ParticipantListOut(serializers.Serializer):
+    participants = ParticipantOut(many=True)
+
+
+class MessageOut(serializers.ModelSerializer):
+    sessionId = serializers.UUIDField(source="session_id")
+    senderId = serializers.UUIDField(source="sender_id")
+    timestamp = DateTimeField(source="created_at")
+
+    class Meta:
+        model = Message
+        fields = ["id", "sessionId", "senderId", "content", "timestamp"]
+
+
+class MessageListOut(serializers.Serializer):
+    messages = MessageOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+def session_event(session: Session) -> dict:
+    return dict(SessionUpdatedEvent(session).data)
+
+
+def message_data(message: Message) -> dict:
+    return dict(MessageOut(message).data)

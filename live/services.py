@@ -1,0 +1,252 @@
+"""Every write of the live classroom: sessions, participant state and chat (CONTRACT §4, §7, §8).
+
+Views, webhook handlers, admin actions and the realtime transports all call these. Each change that
+clients should see is published on the bus (`live.realtime.broadcast`) once its transaction commits.
+
+Provider calls never leave half a change behind: a room is created before the session row that names
+it (its unique name comes from the booking, so a retry finds the same room), and a session is ended
+at the provider inside the transaction that completes it, so a provider failure (502) rolls it all back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from live import selectors
+from live.models import Message, Participant, Session, SessionStatus
+from live.realtime import broadcast
+from live.serializers import message_data, session_event
+from live.video import AccessGrant, get_video_provider
+from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.models import Booking, BookingStatus, Role, User
+from tutoring.services import booking_complete
+
+logger = logging.getLogger(__name__)
+
+SESSION_UPDATED = "session_updated"
+PARTICIPANT_UPDATED = "participant_updated"
+MESSAGE = "message"
+
+# Participant state by its contract name: what clients may set, and what the provider reports too.
+CLIENT_STATE = {
+    "isAudioEnabled": "is_audio_enabled",
+    "isVideoEnabled": "is_video_enabled",
+    "isScreenSharing": "is_screen_sharing",
+    "handRaised": "hand_raised",
+}
+STATE = {**CLIENT_STATE, "isConnected": "is_connected"}
+
+MESSAGE_MAX_LENGTH = 2000
+
+
+def room_name_for(booking: Booking) -> str:
+    """The provider room's unique name: derived from the booking, so creating it twice finds one room."""
+    return f"booking-{booking.pk}"
+
+
+# --- sessions ---------------------------------------------------------------------------------------
+
+
+def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
+    """Open the classroom of a paid booking, or return the one already open: (session, created).
+
+    Either party may come first, and both may come at once: the provider room is created first (the
+    same room for both), then the booking row is locked and the session written only if it is still
+    missing; the unique booking column settles whatever a lock cannot (SQLite has no row locks).
+    """
+    booking = Booking.objects.filter(pk=booking_id).first()
+    if booking is None or not (booking.is_party(user) or user.role == Role.STAFF):
+        raise NotFound("Booking not found.")
+    if not booking.is_party(user):
+        raise Forbidden("Only the booking's tutor and student can join its class.")
+    existing = Session.objects.select_related("booking").filter(booking=booking).first()
+    if existing is not None:
+        return existing, False
+    if booking.status != BookingStatus.PAID:
+        raise Conflict(f"Only a paid booking has a class (this one is {booking.status}).")
+
+    room = get_video_provider().room_create(unique_name=room_name_for(booking))
+    try:
+        with transaction.atomic():
+            booking = Booking.objects.select_for_update().get(pk=booking.pk)
+            existing = Session.objects.select_related("booking").filter(booking=booking).first()
+            if existing is not None:
+                return existing, False
+            if booking.status != BookingStatus.PAID:
+                raise Conflict(f"Only a paid booking has a class (this one is {booking.status}).")
+            session = Session.objects.create(booking=booking, room_name=room_name_for(booking), room_sid=room.sid)
+            Participant.objects.bulk_create(session.new_participants())
+    except IntegrityError:
+        existing = Session.objects.select_related("booking").filter(booking_id=booking.pk).first()
+        if existing is None:
+            raise
+        return existing, False
+    return session, True
+
+
+def session_token_issue(*, session: Session, user: User) -> AccessGrant:
+    """The caller's own provider token for the session's room; never another party's (CONTRACT §4)."""
+    if selectors.party_role(session=session, user=user) is None:
+        raise Forbidden(selectors.PARTIES_ONLY)
+    return get_video_provider().access_token(identity=str(user.pk), room_name=session.room_name)
+
+
+def session_start(*, session_id: Any, user: User) -> Session:
+    """The tutor starts the class: `created` → `active`.
+
+    The provider room is asked for again (the same unique name, so normally the same room): a room
+    nobody joined for an hour has been closed by the provider, and the class needs a live one.
+    """
+    with transaction.atomic():
+        session = selectors.session_get_for_user(
+            session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
+        )
+        if user.pk != session.booking.tutor_id:
+            raise Forbidden("Only the tutor can start the class.")
+        if session.status != SessionStatus.CREATED:
+            raise Conflict(f"Only a class that has not started can be started (this one is {session.status}).")
+        room = get_video_provider().room_create(unique_name=session.room_name)
+        session.room_sid = room.sid
+        session.status = SessionStatus.ACTIVE
+        session.actual_start_time = timezone.now()
+        session.save(update_fields=["room_sid", "status", "actual_start_time", "updated_at"])
+        broadcast(session.pk, SESSION_UPDATED, session_event(session))
+    return session
+
+
+def session_end(*, session_id: Any, user: User) -> Session:
+    """The tutor (or staff) ends the class: the provider room is completed and the booking too."""
+    session = selectors.session_get_for_user(session_id=session_id, user=user, staff_allowed=True)
+    if user.pk != session.booking.tutor_id and user.role != Role.STAFF:
+        raise Forbidden("Only the tutor or staff can end the class.")
+    return session_complete(session_id=session.pk, complete_room=True)
+
+
+def session_complete(*, session_id: Any, complete_room: bool) -> Session:
+    """`active` → `completed`, and the booking `completed` (its tutor's share moves to earned).
+
+    The session row stays locked while the provider completes the room, so two enders cannot both
+    succeed; if the provider fails the transaction rolls back and the session stays active. With
+    `complete_room=False` (the provider reported the room ended) the provider is not asked.
+    """
+    with transaction.atomic():
+        session = Session.objects.select_for_update(of=("self",)).select_related("booking").get(pk=session_id)
+        if session.status != SessionStatus.ACTIVE:
+            raise Conflict(f"Only an active class can be ended (this one is {session.status}).")
+        if complete_room:
+            get_video_provider().room_complete(room_sid=session.room_sid)
+        session.status = SessionStatus.COMPLETED
+        session.actual_end_time = timezone.now()
+        session.save(update_fields=["status", "actual_end_time", "updated_at"])
+        try:
+            session.booking = booking_complete(booking_id=session.booking_id)
+        except Conflict:
+            # Refunded while the class ran: the class is over, but there are no earnings to release.
+            logger.warning("session %s ended; booking %s left as it is", session.pk, session.booking_id)
+        broadcast(session.pk, SESSION_UPDATED, session_event(session))
+    return session
+
+
+# --- participants -----------------------------------------------------------------------------------
+
+
+def _participant_apply(*, session_id: Any, user_id: Any, updates: Mapping[str, bool]) -> Participant | None:
+    """Store `updates` (contract names → booleans) and publish what actually changed."""
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().filter(session_id=session_id, user_id=user_id).first()
+        if participant is None:
+            return None
+        changed = {key: value for key, value in updates.items() if getattr(participant, STATE[key]) != value}
+        if changed:
+            for key, value in changed.items():
+                setattr(participant, STATE[key], value)
+            participant.save(update_fields=[*(STATE[key] for key in changed), "updated_at"])
+            broadcast(session_id, PARTICIPANT_UPDATED, {"participantId": str(user_id), "updates": changed})
+    return participant
+
+
+def participant_update(*, session_id: Any, user: User, updates: Any) -> Participant:
+    """A party changes their own state (realtime `participant_update`, CONTRACT §7)."""
+    if (
+        not isinstance(updates, Mapping)
+        or not updates
+        or not set(updates) <= set(CLIENT_STATE)
+        or not all(isinstance(value, bool) for value in updates.values())
+    ):
+        names = ", ".join(CLIENT_STATE)
+        message = f"updates must map some of {names} to booleans."
+        raise ApplicationError(f"Invalid input. {message}", errors={"updates": [message]})
+    session = selectors.session_get_for_party(session_id=session_id, user=user)
+    if session.status == SessionStatus.COMPLETED:
+        raise Conflict("The class has ended.")
+    return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
+
+
+# --- chat -------------------------------------------------------------------------------------------
+
+
+def message_create(*, session_id: Any, sender: User, content: Any) -> Message:
+    """Store a chat message of a party (trimmed, 1–2000 characters), then publish it as `message`."""
+    text = content.strip() if isinstance(content, str) else ""
+    if not 1 <= len(text) <= MESSAGE_MAX_LENGTH:
+        message = f"content must be 1 to {MESSAGE_MAX_LENGTH} characters."
+        raise ApplicationError(f"Invalid input. {message}", errors={"content": [message]})
+    session = selectors.session_get_for_party(session_id=session_id, user=sender)
+    if session.status == SessionStatus.COMPLETED:
+        raise Conflict("The class has ended.")
+    with transaction.atomic():
+        message = Message.objects.create(session=session, sender=sender, content=text)
+        broadcast(session.pk, MESSAGE, message_data(message))
+    return message
+
+
+# --- provider callbacks (CONTRACT §8) ---------------------------------------------------------------
+
+
+def _provider_updates(event: str, track_kind: str) -> dict[str, bool] | None:
+    if event in ("participant-connected", "participant-disconnected"):
+        return {"isConnected": event == "participant-connected"}
+    if event in ("track-added", "track-enabled", "track-removed", "track-disabled"):
+        field = {"audio": "isAudioEnabled", "video": "isVideoEnabled"}.get(track_kind)
+        if field is None:  # data tracks carry no state of ours
+            return None
+        return {field: event in ("track-added", "track-enabled")}
+    return None
+
+
+def video_callback_handle(*, params: Mapping[str, str]) -> str:
+    """Apply one verified Twilio room status callback; returns what was done (for the log).
+
+    Unknown rooms, identities and events are ignored, not refused: Twilio would only retry them. The
+    room is matched by its sid when given, so the late events of a room replaced at start are ignored.
+    """
+    event = params.get("StatusCallbackEvent", "")
+    room_sid, room_name = params.get("RoomSid", ""), params.get("RoomName", "")
+    lookup = {"room_sid": room_sid} if room_sid else {"room_name": room_name}
+    session = Session.objects.filter(**lookup).first() if (room_sid or room_name) else None
+    if session is None:
+        return f"ignored {event}: unknown room"
+
+    if event == "room-ended":
+        try:
+            session_complete(session_id=session.pk, complete_room=False)
+        except Conflict:
+            return f"ignored {event}: session is {session.status}"
+        return f"{event}: session completed"
+
+    updates = _provider_updates(event, params.get("TrackKind", ""))
+    if updates is None:
+        return f"ignored {event}"
+    try:
+        user_id = uuid.UUID(params.get("ParticipantIdentity", ""))
+    except ValueError:
+        return f"ignored {event}: unknown identity"
+    if _participant_apply(session_id=session.pk, user_id=user_id, updates=updates) is None:
+        return f"ignored {event}: unknown identity"
+    return f"{event}: applied"

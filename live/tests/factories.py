@@ -1,0 +1,45 @@
+import factory
+from django.utils import timezone
+
+from live.models import Participant, Session, SessionStatus
+from payments import ledger
+from tutoring.models import BookingStatus
+from tutoring.tests.factories import BookingFactory
+
+
+class PaidBookingFactory(BookingFactory):
+    """A booking whose payment went through: `paid`, with the payment in the tutor's pending earnings."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    status = BookingStatus.PAID
+
+    @factory.post_generation
+    def payment(obj, create, extracted, **kwargs):
+        if create:
+            ledger.record_payment(booking=obj, amount=obj.price)
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    """A session as `live.services.session_create` leaves it, with both participants."""
+
+    class Meta:
+        model = Session
+        skip_postgeneration_save = True
+
+    booking = factory.SubFactory(PaidBookingFactory)
+    room_name = factory.LazyAttribute(lambda s: f"booking-{s.booking.pk}")
+    room_sid = factory.Sequence(lambda n: f"RM{n:032x}")
+
+    @factory.post_generation
+    def participants(obj, create, extracted, **kwargs):
+        if create:
+            Participant.objects.bulk_create(obj.new_participants())
+
+
+class ActiveSessionFactory(SessionFactory):
+    """A session the tutor has started."""
+
+    status = SessionStatus.ACTIVE
+    actual_start_time = factory.LazyFunction(timezone.now)

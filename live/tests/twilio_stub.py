@@ -1,0 +1,150 @@
+"""A local stand-in for Twilio Video's REST API (video.twilio.com/v1/Rooms), for the real provider's tests.
+
+It keeps rooms the way Twilio does (unique names are unique among in-progress rooms; "Room exists" is
+error 53113), records every request as sent (method, path, form body, basic-auth credentials), and can
+be told to fail the next requests with any status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: dict[str, list[str]]
+    auth: tuple[str, str] | None
+    headers: dict[str, str]
+
+
+@dataclass
+class TwilioStub:
+    account_sid: str
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    rooms: dict[str, dict] = field(default_factory=dict)
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    def fail_next(self, status: int = 500, body: str = '{"code": 20500, "message": "Internal Server Error"}') -> None:
+        """Answer the next request with `status` and `body` (sent as it is), whatever it asks."""
+        self.failures.append((status, body))
+
+    def room(self, key: str) -> dict | None:
+        """A room by sid, or by unique name among in-progress rooms (as Twilio resolves /Rooms/{key})."""
+        if key in self.rooms:
+            return self.rooms[key]
+        for room in self.rooms.values():
+            if room["unique_name"] == key and room["status"] == "in-progress":
+                return room
+        return None
+
+    def end_room(self, sid: str) -> None:
+        """The room ends on its own (timeout), as Twilio's would."""
+        self.rooms[sid]["status"] = "completed"
+
+    def handle(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict | str]:
+        if self.failures:
+            return self.failures.pop(0)
+        one = {k: v[0] for k, v in form.items()}
+        parts = path.strip("/").split("/")
+        if parts[:2] != ["v1", "Rooms"]:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        if len(parts) == 2 and method == "POST":
+            name = one.get("UniqueName", "")
+            if name and self.room(name) is not None:
+                return 400, _error(53113, "Room exists", 400)
+            sid = "RM" + secrets.token_hex(16)
+            self.rooms[sid] = self._room_json(sid, one)
+            return 201, self.rooms[sid]
+        room = self.room(parts[2]) if len(parts) == 3 else None
+        if room is None:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        if method == "GET":
+            return 200, room
+        if method == "POST":
+            if room["status"] == "completed":
+                return 400, _error(53118, "Room not in-progress", 400)
+            if one.get("Status") == "completed":
+                room.update(status="completed", end_time="2026-11-23T14:00:00Z", duration=3600)
+            return 200, room
+        return 405, _error(20004, "Method not allowed", 405)
+
+    def _room_json(self, sid: str, one: dict[str, str]) -> dict:
+        return {
+            "sid": sid,
+            "status": "in-progress",
+            "date_created": "2026-11-23T13:00:00Z",
+            "date_updated": "2026-11-23T13:00:00Z",
+            "account_sid": self.account_sid,
+            "enable_turn": True,
+            "unique_name": one.get("UniqueName") or sid,
+            "status_callback": one.get("StatusCallback"),
+            "status_callback_method": one.get("StatusCallbackMethod", "POST"),
+            "end_time": None,
+            "duration": None,
+            "type": one.get("Type", "group"),
+            "max_participants": int(one.get("MaxParticipants", 50)),
+            "max_participant_duration": 14400,
+            "max_concurrent_published_tracks": 170,
+            "record_participants_on_connect": False,
+            "video_codecs": ["VP8", "H264"],
+            "media_region": "us1",
+            "audio_only": False,
+            "empty_room_timeout": int(one.get("EmptyRoomTimeout", 5)),
+            "unused_room_timeout": int(one.get("UnusedRoomTimeout", 5)),
+            "large_room": False,
+            "url": f"https://video.twilio.com/v1/Rooms/{sid}",
+            "links": {"participants": f"https://video.twilio.com/v1/Rooms/{sid}/Participants"},
+        }
+
+
+def _error(code: int, message: str, status: int) -> dict:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def start(stub: TwilioStub) -> ThreadingHTTPServer:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode() if length else ""
+            form = parse_qs(raw, keep_blank_values=True)
+            auth = None
+            header = self.headers.get("Authorization", "")
+            if header.startswith("Basic "):
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                auth = (user, password)
+            path = urlparse(self.path).path
+            with lock:
+                stub.requests.append(Recorded(self.command, path, form, auth, dict(self.headers)))
+                status, body = stub.handle(self.command, path, form)
+            payload = (body if isinstance(body, str) else json.dumps(body)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if payload.startswith(b"{") else "text/html")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server

@@ -1,0 +1,84 @@
+"""The video provider behind the classroom: an interface and the implementation chosen by settings.
+
+`TwilioVideoProvider` (live.video.twilio) talks to Twilio Video through the official SDK;
+`SandboxVideoProvider` (live.video.sandbox) needs no network and keeps Twilio's formats (RM… room
+sids, signed access-token JWTs), so the product runs offline. Services only see this interface and
+`ProviderError` (502): a provider never leaves half of a change written on our side.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+# Where Twilio posts room status callbacks (CONTRACT §8); the signature covers this exact URL.
+CALLBACK_PATH = "/api/webhooks/twilio/video"
+
+
+def status_callback_url() -> str:
+    return settings.SITE_URL + CALLBACK_PATH
+
+
+@dataclass(frozen=True)
+class Room:
+    sid: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """A provider access token for one identity in one room."""
+
+    token: str
+    identity: str
+    room_name: str
+    expires_at: datetime
+
+
+class VideoProvider(ABC):
+    name = "video"
+
+    @abstractmethod
+    def room_create(self, *, unique_name: str) -> Room:
+        """The in-progress room called `unique_name`, created if there is none (so a retry is harmless)."""
+
+    @abstractmethod
+    def room_complete(self, *, room_sid: str) -> None:
+        """End the room, disconnecting everyone. A room that has already ended counts as done."""
+
+    @abstractmethod
+    def access_token(self, *, identity: str, room_name: str) -> AccessGrant:
+        """A short-lived token that lets `identity` (a user id) into `room_name` only."""
+
+
+def get_video_provider() -> VideoProvider:
+    if settings.TWILIO_SANDBOX:
+        from live.video.sandbox import SandboxVideoProvider
+
+        return SandboxVideoProvider()
+    from live.video.twilio import TwilioVideoProvider
+
+    return TwilioVideoProvider()
+
+
+def signed_access_token(
+    *, account_sid: str, key_sid: str, secret: str, identity: str, room_name: str, ttl: int
+) -> AccessGrant:
+    """Twilio's access-token JWT (HS256, iss = API key, sub = account) with one video grant for one room."""
+    from twilio.jwt.access_token import AccessToken
+    from twilio.jwt.access_token.grants import VideoGrant
+
+    expires = int(time.time()) + ttl
+    token = AccessToken(account_sid, key_sid, secret, identity=identity, ttl=ttl, valid_until=expires)
+    token.add_grant(VideoGrant(room=room_name))
+    return AccessGrant(
+        token=token.to_jwt(),
+        identity=identity,
+        room_name=room_name,
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+    )

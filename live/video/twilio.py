@@ -1,0 +1,94 @@
+"""Twilio Video through the official SDK (`twilio.rest.Client` with an API key).
+
+Rooms are `group` rooms for two, named by us (so creating one twice finds the first) and reporting to
+our status callback. Every SDK or network failure becomes `ProviderError` (502) with a safe message;
+the cause goes to the log. `TWILIO_VIDEO_BASE_URL` points the SDK's Video domain elsewhere (a local
+stub in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from live.video import AccessGrant, Room, VideoProvider, signed_access_token, status_callback_url
+from tutoring.api.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Twilio error 53113: "Room exists" — an in-progress room already has this unique name.
+ROOM_EXISTS = 53113
+# Minutes a room waits for its first participant / after its last one left. Twilio's default is 5, so a
+# class opened a little early would lose its room before the other party arrived; 60 is the maximum.
+ROOM_TIMEOUT_MINUTES = 60
+
+FAILURES = (TwilioException, requests.RequestException, KeyError, ValueError)
+
+
+class TwilioVideoProvider(VideoProvider):
+    name = "twilio"
+
+    def __init__(self) -> None:
+        self.client = Client(
+            settings.TWILIO_API_KEY_SID,
+            settings.TWILIO_API_KEY_SECRET,
+            settings.TWILIO_ACCOUNT_SID,
+            http_client=TwilioHttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS),
+        )
+        if settings.TWILIO_VIDEO_BASE_URL:
+            # The SDK builds every Video URL from its domain's base_url (twilio.base.domain.Domain).
+            self.client.video.base_url = settings.TWILIO_VIDEO_BASE_URL.rstrip("/")
+        self.rooms = self.client.video.v1.rooms
+
+    def _fail(self, action: str, exc: Exception) -> ProviderError:
+        logger.warning("twilio %s failed: %s", action, exc)
+        return ProviderError(provider=self.name)
+
+    def room_create(self, *, unique_name: str) -> Room:
+        try:
+            try:
+                room = self.rooms.create(
+                    unique_name=unique_name,
+                    type="group",
+                    max_participants=2,
+                    status_callback=status_callback_url(),
+                    status_callback_method="POST",
+                    unused_room_timeout=ROOM_TIMEOUT_MINUTES,
+                    empty_room_timeout=ROOM_TIMEOUT_MINUTES,
+                )
+            except TwilioRestException as exc:
+                if exc.code != ROOM_EXISTS:
+                    raise
+                # A retry, or the other party creating at the same moment: the room is already there.
+                room = self.rooms(unique_name).fetch()
+            if not room.sid:
+                raise ValueError("Twilio returned a room without a sid")
+        except FAILURES as exc:
+            raise self._fail("room create", exc) from exc
+        return Room(sid=room.sid, name=room.unique_name or unique_name, status=room.status or "")
+
+    def room_complete(self, *, room_sid: str) -> None:
+        try:
+            try:
+                self.rooms(room_sid).update(status="completed")
+            except TwilioRestException:
+                # Ending an ended room is refused by Twilio; what matters is that it is over.
+                if self.rooms(room_sid).fetch().status != "completed":
+                    raise
+        except FAILURES as exc:
+            raise self._fail("room complete", exc) from exc
+
+    def access_token(self, *, identity: str, room_name: str) -> AccessGrant:
+        return signed_access_token(
+            account_sid=settings.TWILIO_ACCOUNT_SID,
+            key_sid=settings.TWILIO_API_KEY_SID,
+            secret=settings.TWILIO_API_KEY_SECRET,
+            identity=identity,
+            room_name=room_name,
+            ttl=settings.TWILIO_TOKEN_TTL_SECONDS,
+        )
