@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from payments import ledger
 from payments.selectors import tutor_earnings
 from tutoring.tests.utils import bearer, run_concurrently
 from withdrawals.models import Withdrawal
@@ -24,3 +25,4 @@ def test_twelve_requests_of_2000_against_15300():
     assert sorted(codes) == [201] * 7 + [400] * 5
     assert Withdrawal.objects.filter(tutor=tutor).count() == 7
     assert tutor_earnings(tutor_id=tutor.pk).balance == 1300
+    assert ledger.verify_balances(tutor_id=tutor.pk) == []

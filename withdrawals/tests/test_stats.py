@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from payments import ledger
 from payments.models import Account, EntryKind, LedgerEntry
 from payments.tests.factories import paid_booking
 from tutoring.services import booking_complete
@@ -88,6 +89,7 @@ def test_the_whole_story(client_for, staff, django_capture_on_commit_callbacks):
         "withdrawalsCount": 1,
     }
     assert w3["status"] == "pending"
+    assert ledger.verify_balances() == []  # the running totals equal the sums of the entries
 
 
 def test_stats_are_per_tutor(client_for):
@@ -176,6 +178,7 @@ def bulk_history(tutor, payments: int, withdrawals: int) -> None:
             ),
         ]
     LedgerEntry.objects.bulk_create(rows, batch_size=5000)
+    ledger.rebuild_balances(tutor_id=tutor.pk)
 
 
 def test_query_count_is_constant_with_10000_payments(client_for, django_assert_num_queries):
