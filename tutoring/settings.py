@@ -249,7 +249,8 @@ TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
 TWILIO_SANDBOX = not (TWILIO_ACCOUNT_SID and TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="sandbox" if TWILIO_SANDBOX else "")
 TWILIO_VIDEO_BASE_URL = env.str("TWILIO_VIDEO_BASE_URL", default="")
-TWILIO_TOKEN_TTL_SECONDS = env.int("TWILIO_TOKEN_TTL_SECONDS", default=3600)
+# Twilio checks a token only when a client connects, so it can be short; clients ask for a new one.
+TWILIO_TOKEN_TTL_SECONDS = env.int("TWILIO_TOKEN_TTL_SECONDS", default=900)
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 
 if not DEBUG:
