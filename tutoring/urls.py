@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from live.webhooks import twilio_video_callback
+from live.webhooks import TwilioVideoCallbackView
 from payments.webhooks import StripeWebhookView
 from tutoring import views
 from tutoring.health import healthz
@@ -27,7 +27,7 @@ api = [
     path("payments/", include("payments.urls")),
     path("", include("withdrawals.urls")),
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
-    path("webhooks/twilio/video", twilio_video_callback, name="twilio-video-callback"),
+    path("webhooks/twilio/video", TwilioVideoCallbackView.as_view(), name="twilio-video-callback"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
