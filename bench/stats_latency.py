@@ -43,44 +43,22 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from payments import ledger
-    from payments.models import Account, EntryKind, LedgerBalance, LedgerEntry
+    from payments.models import LedgerBalance, LedgerEntry
+    from payments.tests.factories import ledger_history
     from tutoring.models import Role, TutorProfile, User
 
     call_command("migrate", verbosity=0)
     tutor = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:8]}@bench.test", name="Bench", role=Role.TUTOR)
     TutorProfile.objects.create(user=tutor, hourly_rate=6000)
-    now, t = timezone.now(), tutor.pk
-
-    def entry(account, kind, amount, key):
-        return LedgerEntry(
-            tutor=tutor, account=account, kind=kind, amount=amount, currency="usd", key=f"{t}:{key}", created_at=now
-        )
-
-    rows = []
-    for i in range(args.payments):
-        rows += [
-            entry(Account.PENDING, EntryKind.PAYMENT, 6000, f"p{i}"),
-            entry(Account.PENDING, EntryKind.FEE, -900, f"f{i}"),
-            entry(Account.PENDING, EntryKind.RELEASE, -5100, f"rp{i}"),
-            entry(Account.EARNED, EntryKind.RELEASE, 5100, f"re{i}"),
-        ]
-    for i in range(args.withdrawals):
-        rows += [
-            entry(Account.HELD, EntryKind.WITHDRAWAL_REQUEST, 2000, f"wh{i}"),
-            entry(Account.HELD, EntryKind.WITHDRAWAL_PAID, -2000, f"wph{i}"),
-            entry(Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, 2000, f"wpw{i}"),
-        ]
     started = time.perf_counter()
-    LedgerEntry.objects.bulk_create(rows, batch_size=5000)
-    ledger.rebuild_balances(tutor_id=tutor.pk)
+    ledger_history(tutor, payments=args.payments, withdrawals=args.withdrawals)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE payments_ledgerentry")
-    print(f"seeded {len(rows)} ledger entries in {time.perf_counter() - started:.1f}s on {connection.vendor}")
+    rows = LedgerEntry.objects.filter(tutor=tutor).count()
+    print(f"seeded {rows} ledger entries in {time.perf_counter() - started:.1f}s on {connection.vendor}")
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(tutor)}")
     with CaptureQueriesContext(connection) as ctx:

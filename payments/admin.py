@@ -2,20 +2,7 @@ from django.contrib import admin
 
 from payments import services
 from payments.models import LedgerEntry, Payment, Refund, WebhookEvent
-from tutoring.admin_decisions import ReviewQueueAdmin, decision_action
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Provider records and the ledger are written by services only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from tutoring.admin_base import ReadOnlyAdmin, ReviewQueueAdmin, decision_action
 
 
 @admin.register(Payment)

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
-from payments.admin import ReadOnlyAdmin
-from tutoring.admin_decisions import ReviewQueueAdmin, decision_action
+from tutoring.admin_base import ReadOnlyAdmin, ReviewQueueAdmin, decision_action
 from withdrawals import services
 from withdrawals.models import ConnectedAccount, Withdrawal
 

@@ -1,11 +1,9 @@
 """Every rule of CONTRACT §6 "Stats", through the real flows, with exact figures (fee 15%)."""
 
 import pytest
-from django.utils import timezone
 
 from payments import ledger
-from payments.models import Account, EntryKind, LedgerEntry
-from payments.tests.factories import paid_booking
+from payments.tests.factories import ledger_history, paid_booking
 from tutoring.services import booking_complete
 from tutoring.tests.factories import BookingFactory, TutorFactory
 from tutoring.tests.utils import assert_error, data
@@ -104,90 +102,13 @@ def test_only_tutors(client_for, student):
     assert_error(client_for(student).get(STATS), 403, STATS, "GET")
 
 
-def bulk_history(tutor, payments: int, withdrawals: int) -> None:
-    """10,000 payments and 1,000 paid withdrawals, written straight into the ledger."""
-    now = timezone.now()
-    rows = []
-    for i in range(payments):
-        rows += [
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.PENDING,
-                kind=EntryKind.PAYMENT,
-                amount=6000,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-payment:{i}",
-                created_at=now,
-            ),
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.PENDING,
-                kind=EntryKind.FEE,
-                amount=-900,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-fee:{i}",
-                created_at=now,
-            ),
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.PENDING,
-                kind=EntryKind.RELEASE,
-                amount=-5100,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-release:{i}:p",
-                created_at=now,
-            ),
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.EARNED,
-                kind=EntryKind.RELEASE,
-                amount=5100,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-release:{i}:e",
-                created_at=now,
-            ),
-        ]
-    for i in range(withdrawals):
-        rows += [
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.HELD,
-                kind=EntryKind.WITHDRAWAL_REQUEST,
-                amount=2000,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-w:{i}:h",
-                created_at=now,
-            ),
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.HELD,
-                kind=EntryKind.WITHDRAWAL_PAID,
-                amount=-2000,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-wp:{i}:h",
-                created_at=now,
-            ),
-            LedgerEntry(
-                tutor=tutor,
-                account=Account.WITHDRAWN,
-                kind=EntryKind.WITHDRAWAL_PAID,
-                amount=2000,
-                currency="usd",
-                key=f"{tutor.pk}:bulk-wp:{i}:w",
-                created_at=now,
-            ),
-        ]
-    LedgerEntry.objects.bulk_create(rows, batch_size=5000)
-    ledger.rebuild_balances(tutor_id=tutor.pk)
-
-
 def test_query_count_is_constant_with_10000_payments(client_for, django_assert_num_queries):
     tutor = TutorFactory()
-    bulk_history(tutor, payments=10, withdrawals=2)
+    ledger_history(tutor, payments=10, withdrawals=2)
     with django_assert_num_queries(2):  # the JWT's user, then one aggregate
         small = stats(client_for, tutor)
     busy = TutorFactory()
-    bulk_history(busy, payments=10_000, withdrawals=1_000)
+    ledger_history(busy, payments=10_000, withdrawals=1_000)
     client = client_for(busy)
     with django_assert_num_queries(2):
         big = data(client.get(STATS))

@@ -1,4 +1,6 @@
-"""Admin review-queue actions (approve / reject with a note) that call the same services as the API.
+"""Shared admin pieces: read-only admins, and review-queue actions that call the same services as the API.
+
+Review-queue actions (approve / reject with a note):
 
 Used by refunds and withdrawals: the action shows a page with a note (and an amount where allowed),
 then calls the service once per selected row; each row's outcome is reported, and a row already
@@ -66,6 +68,19 @@ def decision_action(
     action.short_description = label
     action.allowed_permissions = ("change",)
     return action
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by services only (provider records, the ledger, chat): staff look, never edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ReviewQueueAdmin(admin.ModelAdmin):
