@@ -9,7 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from tutoring import selectors, services
-from tutoring.api.pagination import page_response, paginate
+from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStudent, IsTutor
 from tutoring.api.validation import validated
 from tutoring.serializers import (
@@ -25,11 +25,6 @@ from tutoring.serializers import (
     UserOut,
     user_data,
 )
-
-PAGE_PARAMS = [
-    OpenApiParameter("limit", int, description="Page size, default 20, max 100."),
-    OpenApiParameter("cursor", str, description="The `next` value of the previous page."),
-]
 
 
 class RegisterView(APIView):

@@ -10,11 +10,10 @@ from rest_framework.views import APIView
 
 from payments.selectors import tutor_earnings
 from tutoring.api.errors import ApplicationError
-from tutoring.api.pagination import page_response, paginate
+from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStaff, IsTutor
 from tutoring.api.ratelimit import PAYMENT_THROTTLES
 from tutoring.api.validation import validated
-from tutoring.views import PAGE_PARAMS
 from withdrawals import selectors, services
 from withdrawals.serializers import (
     AccountDetailOut,
