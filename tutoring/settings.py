@@ -100,7 +100,7 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="tutoring")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tutoring.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -198,7 +198,7 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_CACHE_PREFIX = "rl:"
 # Behind a proxy set this to the header it writes (e.g. HTTP_X_REAL_IP, see deploy/).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # Django's own RedisCache is atomic; it is just unlisted.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # Django's RedisCache (ours extends it) is atomic; just unlisted.
 if not REDIS_URL:
     # One process, one in-process counter: correct for the embedded default only.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
