@@ -75,3 +75,15 @@ def database_url() -> str:
         return f"sqlite:///{s['NAME']}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def stripe_stub(settings):
+    """The real Stripe provider (official SDK) pointed at a local stub of the Stripe API."""
+    from payments.tests.stripe_stub import StripeStub
+
+    with StripeStub() as stub:
+        settings.STRIPE_SECRET_KEY = "sk_test_stub_key"
+        settings.STRIPE_API_BASE = stub.url
+        settings.STRIPE_TIMEOUT_SECONDS = 0.5
+        yield stub

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,26 @@ async def load(url: str, token: str, concurrency: int, seconds: float) -> tuple[
     return latencies, errors
 
 
+def run_wrk(url: str, token: str, concurrency: int, seconds: float) -> str:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{concurrency}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keep = ("Requests/sec", "50%", "90%", "99%", "Non-2xx", "requests in")
+    return "\n".join(line.rstrip() for line in out.splitlines() if line.strip().startswith(keep))
+
+
 def percentile(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000)[int(p * 10) - 1] if len(values) > 1 else values[0]
 
@@ -115,6 +136,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--path", default="/api/tutors")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="wrk (Debian package) loads the server without competing for the GIL; python is the fallback",
+    )
     args = parser.parse_args()
 
     setup_django()
@@ -134,6 +161,11 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.2)
         asyncio.run(load(base + args.path, token, 4, 1.0))  # warm-up
+        workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
+        if args.client == "wrk" or (args.client == "auto" and shutil.which("wrk")):
+            print(f"{args.server} ({workers}) GET {args.path}, wrk -c{args.concurrency}:")
+            print(run_wrk(base + args.path, token, args.concurrency, args.seconds))
+            return
         started = time.perf_counter()
         latencies, errors = asyncio.run(load(base + args.path, token, args.concurrency, args.seconds))
         elapsed = time.perf_counter() - started
@@ -141,7 +173,6 @@ def main() -> None:
         proc.terminate()
         proc.wait()
 
-    workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
     print(
         f"{args.server} ({workers}) GET {args.path} concurrency {args.concurrency}: "
         f"{len(latencies) / elapsed:.0f} req/s, {len(latencies)} requests, {errors} errors, "

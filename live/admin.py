@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 
 from live.models import Message, Participant, Session
 from live.services import session_end
+from tutoring.admin_base import ReadOnlyAdmin
 from tutoring.api.errors import ApplicationError
 
 
@@ -113,7 +114,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     """All chat, searchable; read-only."""
 
     list_display = ("created_at", "session", "sender", "content")
@@ -121,12 +122,3 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ("session", "sender")
     ordering = ("-created_at",)
     readonly_fields = ("id", "session", "sender", "content", "created_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

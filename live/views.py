@@ -1,6 +1,6 @@
 """HTTP views of CONTRACT §4: validate input, call one service or selector, shape the output."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,12 +19,8 @@ from live.serializers import (
     SessionStartOut,
     TokenOut,
 )
-from tutoring.api.pagination import page_response, paginate
-
-PAGE_PARAMS = [
-    OpenApiParameter("limit", int, description="Page size, default 20, max 100."),
-    OpenApiParameter("cursor", str, description="The `next` value of the previous page."),
-]
+from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
+from tutoring.api.validation import validated
 
 
 class SessionCreateView(APIView):
@@ -36,9 +32,8 @@ class SessionCreateView(APIView):
         "Only the caller's own token is filled in; the other party's is null.",
     )
     def post(self, request):
-        data = SessionCreateIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        session, created = services.session_create(booking_id=data.validated_data["bookingId"], user=request.user)
+        booking_id = validated(SessionCreateIn, request)["bookingId"]
+        session, created = services.session_create(booking_id=booking_id, user=request.user)
         grant = services.session_token_issue(session=session, user=request.user)
         role = selectors.party_role(session=session, user=request.user)
         body = {

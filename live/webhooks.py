@@ -10,19 +10,22 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 from twilio.request_validator import RequestValidator
 
 from live import services
 from live.video import status_callback_url
-from tutoring.api.errors import error_response
+from tutoring.api.errors import Forbidden
 
 logger = logging.getLogger(__name__)
 
 
-def signature_is_valid(request) -> bool:
+def signature_is_valid(request, params) -> bool:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
         return False
@@ -32,14 +35,28 @@ def signature_is_valid(request) -> bool:
         return False
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
     urls = dict.fromkeys([status_callback_url(), request.build_absolute_uri()])
-    return any(validator.validate(url, request.POST, signature) for url in urls)
+    return any(validator.validate(url, params, signature) for url in urls)
 
 
-@csrf_exempt
-@require_POST
-def twilio_video_callback(request):
-    if not signature_is_valid(request):
-        return error_response(request, 403, "Invalid or missing Twilio signature.")
-    outcome = services.video_callback_handle(params=request.POST.dict())
-    logger.info("twilio video callback: %s", outcome)
-    return JsonResponse({"data": {"received": True}})
+class TwilioVideoCallbackView(APIView):
+    """Twilio calls this; it is authenticated by its signature only and never rate limited."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+    parser_classes = (FormParser,)
+
+    @extend_schema(
+        request={"application/x-www-form-urlencoded": {"type": "object", "additionalProperties": {"type": "string"}}},
+        responses=inline_serializer("TwilioCallbackReceived", {"received": serializers.BooleanField()}),
+        parameters=[OpenApiParameter("X-Twilio-Signature", str, OpenApiParameter.HEADER, required=True)],
+        tags=["webhooks"],
+        description="Twilio Video room status callbacks, verified with `TWILIO_AUTH_TOKEN` (403 if not).",
+    )
+    def post(self, request):
+        params = request.data
+        if not signature_is_valid(request, params):
+            raise Forbidden("Invalid or missing Twilio signature.")
+        outcome = services.video_callback_handle(params=params.dict())
+        logger.info("twilio video callback: %s", outcome)
+        return Response({"received": True})

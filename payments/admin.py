@@ -1,22 +1,8 @@
 from django.contrib import admin
-from django.http import HttpResponseRedirect
 
 from payments import services
-from payments.models import LedgerEntry, Payment, Refund, RefundStatus, WebhookEvent
-from tutoring.admin_decisions import decision_action
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Provider records and the ledger are written by services only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from payments.models import LedgerEntry, Payment, Refund, WebhookEvent
+from tutoring.admin_base import ReadOnlyAdmin, ReviewQueueAdmin, decision_action
 
 
 @admin.register(Payment)
@@ -43,15 +29,12 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReviewQueueAdmin):
     """The refund review queue: filter by status, approve or reject with a note."""
 
     list_display = ("id", "booking", "amount", "currency", "status", "requested_by", "created_at", "decided_by")
-    list_filter = ("status",)
     search_fields = ("id", "booking__id", "requested_by__email", "provider_id")
     list_select_related = ("booking", "requested_by", "decided_by")
-    ordering = ("-created_at",)
-    readonly_fields = [f.name for f in Refund._meta.fields]
     actions = [
         decision_action(
             name="approve_refunds",
@@ -67,15 +50,3 @@ class RefundAdmin(admin.ModelAdmin):
             note_required=True,
         ),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        # The queue opens on what needs a decision.
-        if request.method == "GET" and not request.GET:
-            return HttpResponseRedirect(f"{request.path}?status__exact={RefundStatus.PENDING}")
-        return super().changelist_view(request, extra_context)

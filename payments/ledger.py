@@ -21,9 +21,10 @@ and the lock on the object that moves (booking, refund, withdrawal); these funct
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Sum
 
-from payments.models import Account, EntryKind, LedgerEntry
+from payments.models import Account, EntryKind, LedgerBalance, LedgerEntry
 from tutoring.models import Booking
 from tutoring.money import round_half_up_div
 
@@ -38,18 +39,75 @@ def tutor_share(amount: int) -> int:
 
 
 def _append(entries: list[LedgerEntry]) -> bool:
-    """Append entries atomically. False (and nothing written) if this event was already recorded."""
+    """Append entries and add them to the running totals, atomically.
+
+    False (and nothing written) if this event was already recorded.
+    """
     entries = [e for e in entries if e.amount != 0]
     if not entries:
         return True
     try:
         with transaction.atomic():
             LedgerEntry.objects.bulk_create(entries)
+            _add_to_balances(entries)
     except IntegrityError:
         if LedgerEntry.objects.filter(key__in=[e.key for e in entries]).exists():
             return False
         raise
     return True
+
+
+def _add_to_balances(entries: list[LedgerEntry]) -> None:
+    sums: dict[tuple, list[int]] = {}
+    for e in entries:
+        total = sums.setdefault((str(e.tutor_id), e.account, e.kind), [0, 0])
+        total[0] += e.amount
+        total[1] += 1
+    table = connection.ops.quote_name(LedgerBalance._meta.db_table)
+    # One upsert per row, always in the same order, so concurrent writers cannot deadlock on them.
+    with connection.cursor() as cursor:
+        for (tutor_id, account, kind), (total, count) in sorted(sums.items()):
+            cursor.execute(
+                f"INSERT INTO {table} (tutor_id, account, kind, total, entries) VALUES (%s, %s, %s, %s, %s) "
+                f"ON CONFLICT (tutor_id, account, kind) DO UPDATE "
+                f"SET total = {table}.total + EXCLUDED.total, entries = {table}.entries + EXCLUDED.entries",
+                [_db_uuid(tutor_id), account, kind, total, count],
+            )
+
+
+def _db_uuid(value: str):
+    return LedgerBalance._meta.get_field("tutor").target_field.get_db_prep_value(value, connection)
+
+
+def rebuild_balances(*, tutor_id=None) -> None:
+    """Recompute the running totals from the entries (after a bulk import, or to repair)."""
+    entries = LedgerEntry.objects.all() if tutor_id is None else LedgerEntry.objects.filter(tutor_id=tutor_id)
+    with transaction.atomic():
+        (LedgerBalance.objects.all() if tutor_id is None else LedgerBalance.objects.filter(tutor_id=tutor_id)).delete()
+        LedgerBalance.objects.bulk_create(
+            LedgerBalance(
+                tutor_id=row["tutor_id"], account=row["account"], kind=row["kind"], total=row["total"], entries=row["n"]
+            )
+            for row in entries.values("tutor_id", "account", "kind").annotate(total=Sum("amount"), n=Count("id"))
+        )
+
+
+def verify_balances(*, tutor_id=None) -> list[str]:
+    """Recompute the running totals from the entries; returns the (tutor, account, kind) that differ."""
+    entries = LedgerEntry.objects.all()
+    balances = LedgerBalance.objects.all()
+    if tutor_id is not None:
+        entries, balances = entries.filter(tutor_id=tutor_id), balances.filter(tutor_id=tutor_id)
+    expected = {
+        (row["tutor_id"], row["account"], row["kind"]): (row["total"], row["n"])
+        for row in entries.values("tutor_id", "account", "kind").annotate(total=Sum("amount"), n=Count("id"))
+    }
+    actual = {(b.tutor_id, b.account, b.kind): (b.total, b.entries) for b in balances if b.entries}
+    return [
+        f"{key}: {actual.get(key)} != {expected.get(key)}"
+        for key in expected.keys() | actual.keys()
+        if expected.get(key) != actual.get(key)
+    ]
 
 
 def _entry(booking: Booking, account: str, kind: str, amount: int, key: str, **refs) -> LedgerEntry:
@@ -116,5 +174,73 @@ def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
                 f"refund:{r}:earned",
                 refund=refund,
             ),
+        ]
+    )
+
+
+def _withdrawal_entry(withdrawal, account: str, kind: str, amount: int, key: str) -> LedgerEntry:
+    return LedgerEntry(
+        tutor_id=withdrawal.tutor_id,
+        account=account,
+        kind=kind,
+        amount=amount,
+        currency=withdrawal.currency,
+        key=key,
+        withdrawal_id=withdrawal.pk,
+    )
+
+
+def record_withdrawal_requested(*, withdrawal) -> bool:
+    """The amount is held out of the balance from the request until it is paid or released."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal, Account.HELD, EntryKind.WITHDRAWAL_REQUEST, withdrawal.amount, f"withdrawal:{w}:held"
+            )
+        ]
+    )
+
+
+def record_withdrawal_paid(*, withdrawal) -> bool:
+    w, a = withdrawal.pk, withdrawal.amount
+    return _append(
+        [
+            _withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_PAID, -a, f"withdrawal-paid:{w}:held"),
+            _withdrawal_entry(
+                withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, a, f"withdrawal-paid:{w}:withdrawn"
+            ),
+        ]
+    )
+
+
+def record_withdrawal_released(*, withdrawal) -> bool:
+    """Rejected, or the transfer was refused: the held amount returns to the balance."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal,
+                Account.HELD,
+                EntryKind.WITHDRAWAL_RELEASE,
+                -withdrawal.amount,
+                f"withdrawal-release:{w}:held",
+            )
+        ]
+    )
+
+
+def record_withdrawal_reversed(*, withdrawal) -> bool:
+    """A paid transfer was reversed: the money is back on the platform, so back in the balance."""
+    w = withdrawal.pk
+    return _append(
+        [
+            _withdrawal_entry(
+                withdrawal,
+                Account.WITHDRAWN,
+                EntryKind.WITHDRAWAL_REVERSED,
+                -withdrawal.amount,
+                f"withdrawal-reversed:{w}:withdrawn",
+            )
         ]
     )

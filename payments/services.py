@@ -174,7 +174,9 @@ def refund_request(*, booking_id, user: User, reason: str) -> Refund:
             raise Conflict(f"Only a paid or completed booking can be refunded (this one is {booking.status}).")
         if Refund.objects.filter(booking=booking, status__in=(*OPEN_REFUND_STATUSES, RefundStatus.SUCCEEDED)).exists():
             raise Conflict("This booking already has an open or completed refund.")
-        payment = Payment.objects.get(booking=booking, status=PaymentStatus.SUCCEEDED)
+        payment = Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED).first()
+        if payment is None:
+            raise Conflict("This booking has no card payment to refund.")
         return Refund.objects.create(
             booking=booking,
             payment=payment,

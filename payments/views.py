@@ -17,24 +17,19 @@ from payments.serializers import (
     SandboxConfirmOut,
 )
 from tutoring.api.permissions import IsStaff, IsStudent
-from tutoring.api.ratelimit import ApiRateLimit, PaymentRateLimit
-
-PAYMENT_LIMITS = (ApiRateLimit, PaymentRateLimit)
-
-
-def _valid(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from tutoring.api.ratelimit import PAYMENT_THROTTLES
+from tutoring.api.validation import validated
 
 
 class IntentView(APIView):
     permission_classes = (IsStudent,)
-    throttle_classes = PAYMENT_LIMITS
+    throttle_classes = PAYMENT_THROTTLES
 
     @extend_schema(request=IntentIn, responses=IntentOut, tags=["payments"])
     def post(self, request):
-        payment = services.payment_intent_create(booking_id=_valid(IntentIn, request)["bookingId"], user=request.user)
+        payment = services.payment_intent_create(
+            booking_id=validated(IntentIn, request)["bookingId"], user=request.user
+        )
         return Response(IntentOut(payment).data)
 
 
@@ -49,7 +44,7 @@ class SandboxConfirmView(APIView):
         "`payment_intent.succeeded` (or `payment_failed`) goes through the webhook handler.",
     )
     def post(self, request):
-        v = _valid(SandboxConfirmIn, request)
+        v = validated(SandboxConfirmIn, request)
         payment = services.payment_sandbox_confirm(
             payment_intent_id=v["paymentIntentId"], user=request.user, outcome=v["outcome"]
         )
@@ -64,11 +59,11 @@ class SandboxConfirmView(APIView):
 
 class RefundCreateView(APIView):
     permission_classes = (IsStudent,)
-    throttle_classes = PAYMENT_LIMITS
+    throttle_classes = PAYMENT_THROTTLES
 
     @extend_schema(request=RefundIn, responses={201: RefundOut}, tags=["refunds"])
     def post(self, request):
-        v = _valid(RefundIn, request)
+        v = validated(RefundIn, request)
         refund = services.refund_request(booking_id=v["bookingId"], user=request.user, reason=v["reason"])
         return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
 
@@ -84,7 +79,7 @@ class RefundApproveView(APIView):
 
     @extend_schema(request=RefundApproveIn, responses=RefundOut, tags=["refunds"])
     def post(self, request, refund_id):
-        v = _valid(RefundApproveIn, request)
+        v = validated(RefundApproveIn, request)
         refund = services.refund_approve(
             refund_id=refund_id, staff=request.user, amount=v.get("amount"), note=v["note"]
         )
@@ -97,6 +92,6 @@ class RefundRejectView(APIView):
     @extend_schema(request=RefundRejectIn, responses=RefundOut, tags=["refunds"])
     def post(self, request, refund_id):
         refund = services.refund_reject(
-            refund_id=refund_id, staff=request.user, note=_valid(RefundRejectIn, request)["note"]
+            refund_id=refund_id, staff=request.user, note=validated(RefundRejectIn, request)["note"]
         )
         return Response(RefundOut(refund).data)

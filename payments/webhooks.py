@@ -28,7 +28,8 @@ from tutoring.api.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[dict, int], str]
+# handler(object snapshot, event's `created`, the whole event) -> outcome
+Handler = Callable[[dict, int, dict], str]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -47,10 +48,23 @@ class InvalidWebhook(Exception):
     pass
 
 
+def _verify(payload: bytes, signature: str | None) -> None:
+    """Stripe signs platform events and Connect events (connected accounts) with each endpoint's own
+    secret; STRIPE_WEBHOOK_SECRET may list both, comma-separated."""
+    secrets = [s.strip() for s in settings.STRIPE_WEBHOOK_SECRET.split(",") if s.strip()] or [""]
+    for secret in secrets[:-1]:
+        try:
+            WebhookSignature.verify_header(payload, signature, secret, tolerance=300)
+            return
+        except SignatureVerificationError:
+            continue
+    WebhookSignature.verify_header(payload, signature, secrets[-1], tolerance=300)
+
+
 def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[WebhookEvent | None, str]:
     """Verify and process one delivery. Returns (stored event or None if a duplicate, outcome)."""
     try:
-        WebhookSignature.verify_header(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+        _verify(payload, signature)
         event = json.loads(payload)
         event_id, event_type, created = event["id"], event["type"], int(event["created"])
         obj = event["data"]["object"]
@@ -67,7 +81,7 @@ def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[WebhookEv
                 object_id=str(obj.get("id", ""))[:255],
                 payload=event,
             )
-            outcome = handler(obj, created) if handler else "ignored: unhandled type"
+            outcome = handler(obj, created, event) if handler else "ignored: unhandled type"
             stored.outcome = outcome[:200]
             stored.save(update_fields=["outcome"])
     except IntegrityError:
@@ -112,22 +126,22 @@ class StripeWebhookView(APIView):
 
 
 @handles("payment_intent.succeeded")
-def _payment_succeeded(intent: dict, created: int) -> str:
+def _payment_succeeded(intent: dict, created: int, event: dict) -> str:
     return services.payment_apply_snapshot(intent=intent, event_created=created, succeeded=True)
 
 
 @handles("payment_intent.payment_failed")
-def _payment_failed(intent: dict, created: int) -> str:
+def _payment_failed(intent: dict, created: int, event: dict) -> str:
     return services.payment_apply_snapshot(intent=intent, event_created=created, succeeded=False)
 
 
 @handles("refund.updated", "refund.failed", "refund.created")
-def _refund_updated(refund: dict, created: int) -> str:
+def _refund_updated(refund: dict, created: int, event: dict) -> str:
     return services.refund_apply_snapshot(refund_object=refund, event_created=created)
 
 
 @handles("charge.refunded")
-def _charge_refunded(charge: dict, created: int) -> str:
+def _charge_refunded(charge: dict, created: int, event: dict) -> str:
     # Newer API versions leave `refunds` out of the charge; then `refund.updated` settles it.
     refunds = (charge.get("refunds") or {}).get("data") or []
     if not refunds:

@@ -100,7 +100,7 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="tutoring")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tutoring.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -223,7 +223,7 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_CACHE_PREFIX = "rl:"
 # Behind a proxy set this to the header it writes (e.g. HTTP_X_REAL_IP, see deploy/).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # Django's own RedisCache is atomic; it is just unlisted.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # Django's RedisCache (ours extends it) is atomic; just unlisted.
 if not REDIS_URL:
     # One process, one in-process counter: correct for the embedded default only.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
@@ -274,7 +274,8 @@ TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
 TWILIO_SANDBOX = not (TWILIO_ACCOUNT_SID and TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="sandbox" if TWILIO_SANDBOX else "")
 TWILIO_VIDEO_BASE_URL = env.str("TWILIO_VIDEO_BASE_URL", default="")
-TWILIO_TOKEN_TTL_SECONDS = env.int("TWILIO_TOKEN_TTL_SECONDS", default=3600)
+# Twilio checks a token only when a client connects, so it can be short; clients ask for a new one.
+TWILIO_TOKEN_TTL_SECONDS = env.int("TWILIO_TOKEN_TTL_SECONDS", default=900)
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 
 if not DEBUG:

@@ -4,10 +4,11 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from live.webhooks import twilio_video_callback
+from live.webhooks import TwilioVideoCallbackView
 from payments.webhooks import StripeWebhookView
 from tutoring import views
 from tutoring.health import healthz
+from withdrawals.urls import pages as withdrawal_pages
 
 HOME_CONTEXT = {"sandbox": settings.STRIPE_SANDBOX or settings.TWILIO_SANDBOX}
 
@@ -24,8 +25,9 @@ api = [
     path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
     path("live/", include("live.urls")),
     path("payments/", include("payments.urls")),
+    path("", include("withdrawals.urls")),
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
-    path("webhooks/twilio/video", twilio_video_callback, name="twilio-video-callback"),
+    path("webhooks/twilio/video", TwilioVideoCallbackView.as_view(), name="twilio-video-callback"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -34,5 +36,6 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html", extra_context=HOME_CONTEXT), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("withdrawals/", include(withdrawal_pages)),
     path("api/", include(api)),
 ]

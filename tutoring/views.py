@@ -9,8 +9,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from tutoring import selectors, services
-from tutoring.api.pagination import page_response, paginate
+from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStudent, IsTutor
+from tutoring.api.validation import validated
 from tutoring.serializers import (
     BookingCreateIn,
     BookingListOut,
@@ -25,11 +26,6 @@ from tutoring.serializers import (
     user_data,
 )
 
-PAGE_PARAMS = [
-    OpenApiParameter("limit", int, description="Page size, default 20, max 100."),
-    OpenApiParameter("cursor", str, description="The `next` value of the previous page."),
-]
-
 
 class RegisterView(APIView):
     authentication_classes = ()
@@ -37,9 +33,7 @@ class RegisterView(APIView):
 
     @extend_schema(request=RegisterIn, responses={201: RegisterOut}, tags=["auth"])
     def post(self, request):
-        data = RegisterIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
+        user = services.user_register(**validated(RegisterIn, request))
         refresh = RefreshToken.for_user(user)
         body = {"user": user_data(user), "access": str(refresh.access_token), "refresh": str(refresh)}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -86,9 +80,8 @@ class TutorMeView(APIView):
 
     @extend_schema(request=TutorPatchIn, responses=TutorOut, tags=["tutors"])
     def patch(self, request):
-        data = TutorPatchIn(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        services.tutor_profile_update(user=request.user, fields=set(data.validated_data), **data.validated_data)
+        changes = validated(TutorPatchIn, request, partial=True)
+        services.tutor_profile_update(user=request.user, fields=set(changes), **changes)
         return Response(TutorOut(selectors.tutor_get(tutor_id=request.user.pk)).data)
 
 
@@ -105,9 +98,7 @@ class BookingListCreateView(APIView):
 
     @extend_schema(request=BookingCreateIn, responses={201: BookingOut}, tags=["bookings"])
     def post(self, request):
-        data = BookingCreateIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(BookingCreateIn, request)
         booking = services.booking_create(
             student=request.user,
             tutor_id=v["tutorId"],

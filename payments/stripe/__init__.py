@@ -28,6 +28,19 @@ class RefundResult:
     failure_reason: str = ""
 
 
+@dataclass(frozen=True)
+class AccountResult:
+    id: str
+    payouts_enabled: bool
+    transfers_active: bool
+    disabled_reason: str = ""
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    id: str
+
+
 class PaymentsProvider(Protocol):
     sandbox: bool
 
@@ -40,6 +53,21 @@ class PaymentsProvider(Protocol):
     def create_refund(
         self, *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> RefundResult: ...
+
+    def create_account(self, *, email: str, metadata: dict[str, str], idempotency_key: str) -> AccountResult: ...
+
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str: ...
+
+    def create_transfer(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> TransferResult: ...
 
 
 @lru_cache(maxsize=4)

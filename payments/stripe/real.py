@@ -8,10 +8,14 @@ from collections.abc import Iterator
 
 from stripe import InvalidRequestError, RequestsClient, StripeClient, StripeError
 
-from payments.stripe import IntentResult, RefundResult
+from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult
 from tutoring.api.errors import ProviderError
 
 logger = logging.getLogger(__name__)
+
+
+# Stripe answered that it will not do this request: nothing was created at Stripe.
+REFUSED_STATUSES = frozenset({400, 402, 403, 404})
 
 
 def _provider_error(what: str, exc: StripeError) -> ProviderError:
@@ -25,7 +29,9 @@ def _provider_error(what: str, exc: StripeError) -> ProviderError:
         exc.request_id,
         exc.user_message or exc,
     )
-    return ProviderError(provider="stripe")
+    return ProviderError(
+        provider="stripe", refused=exc.http_status in REFUSED_STATUSES, reason=(exc.code or type(exc).__name__)[:100]
+    )
 
 
 @contextlib.contextmanager
@@ -92,3 +98,69 @@ class RealStripe:
         return RefundResult(
             id=refund.id, status=refund.status, failure_reason=refund.to_dict().get("failure_reason") or ""
         )
+
+    def create_account(self, *, email: str, metadata: dict[str, str], idempotency_key: str) -> AccountResult:
+        """An Express-style connected account (Stripe hosts onboarding and its dashboard) for transfers."""
+        with _mapped("accounts.create"):
+            account = self.client.v1.accounts.create(
+                params={
+                    "controller": {
+                        "stripe_dashboard": {"type": "express"},
+                        "fees": {"payer": "application"},
+                        "losses": {"payments": "application"},
+                        "requirement_collection": "stripe",
+                    },
+                    "capabilities": {"transfers": {"requested": True}},
+                    "email": email,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        return account_result(account.to_dict())
+
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+        with _mapped("account_links.create"):
+            link = self.client.v1.account_links.create(
+                params={
+                    "account": account_id,
+                    "refresh_url": refresh_url,
+                    "return_url": return_url,
+                    "type": "account_onboarding",
+                }
+            )
+        return link.url
+
+    def create_transfer(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> TransferResult:
+        with _mapped("transfers.create"):
+            transfer = self.client.v1.transfers.create(
+                params={
+                    "amount": amount,
+                    "currency": currency,
+                    "destination": destination,
+                    "transfer_group": transfer_group,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        return TransferResult(id=transfer.id)
+
+
+def account_result(account: dict) -> AccountResult:
+    """Our view of a Stripe Account object (an API answer or an `account.updated` snapshot)."""
+    capabilities = account.get("capabilities") or {}
+    requirements = account.get("requirements") or {}
+    return AccountResult(
+        id=account["id"],
+        payouts_enabled=bool(account.get("payouts_enabled")),
+        transfers_active=capabilities.get("transfers") == "active",
+        disabled_reason=requirements.get("disabled_reason") or "",
+    )

@@ -13,10 +13,14 @@ import string
 import time
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from stripe import WebhookSignature
 
-from payments.stripe import IntentResult, RefundResult
+from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult
+
+ONBOARDING_SALT = "sandbox-onboarding"
 
 _ALPHABET = string.ascii_letters + string.digits
 API_VERSION = "2025-10-29.clover"
@@ -96,6 +100,27 @@ class SandboxStripe:
         )
         return RefundResult(id=refund_id, status="pending")
 
+    def create_account(self, *, email: str, metadata: dict[str, str], idempotency_key: str) -> AccountResult:
+        return AccountResult(id=stripe_id("acct", 16), payouts_enabled=False, transfers_active=False)
+
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+        """A link to this site's sandbox onboarding page, standing in for Stripe's hosted onboarding."""
+        # The nonce makes every link new, as Stripe's are.
+        token = signing.dumps({"account": account_id, "return": return_url, "n": _random(8)}, salt=ONBOARDING_SALT)
+        return f"{settings.SITE_URL}{reverse('sandbox-onboarding', args=[token])}"
+
+    def create_transfer(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        destination: str,
+        transfer_group: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> TransferResult:
+        return TransferResult(id=stripe_id("tr"))
+
 
 def payment_intent_snapshot(payment, *, status: str, **extra) -> dict:
     """The PaymentIntent object Stripe puts in events, for a Payment of ours."""
@@ -117,4 +142,19 @@ def payment_intent_snapshot(payment, *, status: str, **extra) -> dict:
         "transfer_group": f"booking_{booking.pk}",
         "livemode": False,
         **extra,
+    }
+
+
+def account_snapshot(account_id: str, *, verified: bool, metadata: dict | None = None) -> dict:
+    """The Account object Stripe puts in `account.updated` once onboarding is done (or not)."""
+    return {
+        "id": account_id,
+        "object": "account",
+        "type": "express",
+        "capabilities": {"transfers": "active" if verified else "inactive"},
+        "charges_enabled": verified,
+        "payouts_enabled": verified,
+        "details_submitted": verified,
+        "requirements": {"currently_due": [] if verified else ["external_account"], "disabled_reason": None},
+        "metadata": metadata or {},
     }

@@ -21,3 +21,42 @@ def paid_booking(**kwargs) -> Booking:
     booking.refresh_from_db()
     assert booking.status == "paid"
     return booking
+
+
+def ledger_history(tutor, *, payments: int, withdrawals: int) -> None:
+    """A long history written straight into the ledger: per payment of 6000 its payment, fee and
+    release entries (5100 earned); per withdrawal of 2000 its request and paid entries. Then the
+    running totals are rebuilt from the entries, as `ledger_check --rebuild` would."""
+    from django.utils import timezone
+
+    from payments import ledger
+    from payments.models import Account, EntryKind, LedgerEntry
+
+    now, t = timezone.now(), tutor.pk
+    per_payment = [
+        (Account.PENDING, EntryKind.PAYMENT, 6000),
+        (Account.PENDING, EntryKind.FEE, -900),
+        (Account.PENDING, EntryKind.RELEASE, -5100),
+        (Account.EARNED, EntryKind.RELEASE, 5100),
+    ]
+    per_withdrawal = [
+        (Account.HELD, EntryKind.WITHDRAWAL_REQUEST, 2000),
+        (Account.HELD, EntryKind.WITHDRAWAL_PAID, -2000),
+        (Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, 2000),
+    ]
+    rows = [
+        LedgerEntry(
+            tutor=tutor,
+            account=account,
+            kind=kind,
+            amount=amount,
+            currency="usd",
+            key=f"{t}:history:{label}{i}:{account}:{kind}",
+            created_at=now,
+        )
+        for label, count, shape in (("p", payments, per_payment), ("w", withdrawals, per_withdrawal))
+        for i in range(count)
+        for account, kind, amount in shape
+    ]
+    LedgerEntry.objects.bulk_create(rows, batch_size=5000)
+    ledger.rebuild_balances(tutor_id=tutor.pk)

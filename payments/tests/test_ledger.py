@@ -92,3 +92,20 @@ def test_stats_are_one_query(django_assert_num_queries):
         paid_booking(tutor=booking.tutor)
     with django_assert_num_queries(1):
         assert tutor_earnings(tutor_id=booking.tutor.pk).payments_count == 6
+
+
+def test_running_totals_match_entries_and_the_check_finds_drift():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from payments.models import LedgerBalance
+
+    booking = paid_booking()
+    booking_complete(booking_id=booking.pk)
+    assert ledger.verify_balances() == []
+    call_command("ledger_check")
+    LedgerBalance.objects.filter(account="earned").update(total=1)
+    with pytest.raises(CommandError, match="differ"):
+        call_command("ledger_check")
+    call_command("ledger_check", "--rebuild")
+    assert figures(booking.tutor)["earned"] == 5100

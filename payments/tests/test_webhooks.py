@@ -149,7 +149,7 @@ def test_a_handler_failure_rolls_back_so_stripe_retries(api, pending, monkeypatc
     _, payment = pending
     from payments import webhooks
 
-    def boom(obj, created):
+    def boom(obj, created, event):
         raise RuntimeError("database hiccup")
 
     monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.succeeded", boom)

@@ -66,13 +66,22 @@ class RateLimited(ApplicationError):
 
 
 class ProviderError(ApplicationError):
-    """A provider (Stripe, Twilio) failed. The message is safe to show; the cause goes to the log."""
+    """A provider (Stripe, Twilio) failed. The message is safe to show; the cause goes to the log.
+
+    `refused` is True only when the provider answered that it will not do it (a 4xx about the request
+    itself), so nothing was created there; timeouts, 5xx and lost connections leave the outcome
+    unknown, and callers must then keep the money where it is and retry with the same idempotency key.
+    """
 
     status_code = status.HTTP_502_BAD_GATEWAY
 
-    def __init__(self, message: str = REASONS[502], *, provider: str = "provider"):
+    def __init__(
+        self, message: str = REASONS[502], *, provider: str = "provider", refused: bool = False, reason: str = ""
+    ):
         super().__init__(message)
         self.provider = provider
+        self.refused = refused
+        self.reason = reason
 
 
 def error_body(*, status_code: int, message: str, path: str, method: str, errors: dict | None = None) -> dict[str, Any]:

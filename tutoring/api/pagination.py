@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.serializers import Serializer
 
@@ -20,6 +21,12 @@ from tutoring.api.errors import ApplicationError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+
+# The query parameters of every list, for the OpenAPI document.
+PAGE_PARAMS = [
+    OpenApiParameter("limit", int, description=f"Page size, default {DEFAULT_LIMIT}, max {MAX_LIMIT}."),
+    OpenApiParameter("cursor", str, description="The `next` value of the previous page."),
+]
 
 
 class PageParams(serializers.Serializer):

@@ -44,3 +44,7 @@ class PaymentRateLimit(_RateLimit):
     group = "payments"
     setting = "RATE_LIMIT_PAYMENTS"
     methods = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# For the views of the payment group: the general limit and the payment limit together.
+PAYMENT_THROTTLES = (ApiRateLimit, PaymentRateLimit)

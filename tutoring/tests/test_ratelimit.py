@@ -61,6 +61,7 @@ def test_payment_group_is_20_per_minute_across_its_endpoints(client_for):
 
 
 @pytest.mark.redis
+@pytest.mark.postgres  # the server processes need a database they can share with the test
 @pytest.mark.django_db(transaction=True)
 def test_the_count_holds_across_two_server_processes(database_url, settings):
     """Two gunicorn processes sharing Redis: 50 + 50 requests pass, the 101st fails on either."""

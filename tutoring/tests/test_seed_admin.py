@@ -2,8 +2,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from live.models import Session
+from payments.selectors import tutor_earnings
 from tutoring.management.commands.seed_demo import DEMO_PASSWORD
-from tutoring.models import Role, TutorProfile, User
+from tutoring.models import Booking, Role, TutorProfile, User
 from tutoring.tests.factories import BookingFactory
 from tutoring.tests.utils import data
 
@@ -14,8 +16,15 @@ def test_seed_demo_is_idempotent_and_logins_work(api, settings, capsys):
     settings.DEBUG = True
     call_command("seed_demo")
     first = set(User.objects.values_list("pk", "email", "role"))
+    bookings = set(Booking.objects.values_list("pk", "status"))
     call_command("seed_demo")
     assert set(User.objects.values_list("pk", "email", "role")) == first
+    assert set(Booking.objects.values_list("pk", "status")) == bookings
+    assert sorted(status for _, status in bookings) == ["completed", "paid"]
+    ada = User.objects.get(email="ada@demo.test")
+    assert tutor_earnings(tutor_id=ada.pk).balance == 5100
+    assert ada.connected_account.status == "verified"
+    assert Session.objects.filter(booking__tutor=ada, status="created").count() == 1
     roles = sorted(role for _, _, role in first)
     assert roles == sorted([Role.STAFF, Role.TUTOR, Role.TUTOR, Role.STUDENT, Role.STUDENT])
     assert TutorProfile.objects.filter(hourly_rate__gt=0).count() == 2

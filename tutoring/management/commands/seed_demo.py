@@ -1,10 +1,20 @@
 """Idempotent demo data for the embedded default: staff, two tutors, two students, printed logins."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
-from tutoring.models import Role, TutorProfile, TutorSubject, User
+from live.services import session_create
+from payments.selectors import tutor_earnings
+from payments.services import payment_intent_create
+from payments.stripe import get_provider
+from payments.stripe.sandbox import account_snapshot, deliver, payment_intent_snapshot
+from tutoring.models import Booking, Role, TutorProfile, TutorSubject, User
+from tutoring.services import booking_complete, booking_create, booking_price
+from withdrawals.services import account_create
 
 DEMO_PASSWORD = "demo-pass-2468"
 
@@ -51,6 +61,45 @@ class Command(BaseCommand):
         for spec in ACCOUNTS:
             self.stdout.write(f"  {spec['role']:<8} {spec['email']}")
         self.stdout.write("Log in to /admin/ as staff; get API tokens from POST /api/auth/token.")
+        self._activity()
+
+    def _activity(self) -> None:
+        """A class held last week (Ada has earnings and a verified payout account) and a paid class
+        tomorrow with its classroom open, all reached through the real services and sandbox events."""
+        if not (get_provider().sandbox and settings.TWILIO_SANDBOX):
+            self.stdout.write("Real Stripe/Twilio keys are set: no demo payments or classes were made.")
+            return
+        ada, grace, linus = (User.objects.get(email=e) for e in ("ada@demo.test", "grace@demo.test", "linus@demo.test"))
+        if not Booking.objects.filter(tutor=ada).exists():
+            today = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0)
+            held = Booking.objects.create(
+                tutor=ada,
+                student=linus,
+                subject="Mathematics",
+                start_time=today - timedelta(days=7),
+                end_time=today - timedelta(days=7, minutes=-90),
+                duration_minutes=90,
+                price=booking_price(hourly_rate=4000, duration_minutes=90),
+                currency="usd",
+            )
+            _pay(held)
+            booking_complete(booking_id=held.pk)
+            upcoming = booking_create(
+                student=grace,
+                tutor_id=ada.pk,
+                start_time=today + timedelta(days=1),
+                duration_minutes=60,
+                subject="Programming",
+            )
+            _pay(upcoming)
+            session_create(booking_id=upcoming.pk, user=grace)
+            account, _ = account_create(user=ada)
+            deliver("account.updated", account_snapshot(account.provider_id, verified=True))
+        earned = tutor_earnings(tutor_id=ada.pk)
+        self.stdout.write(
+            f"Demo activity: Ada has {earned.balance} cents to withdraw (verified payout account); "
+            f"Grace has a paid class with Ada tomorrow, classroom open."
+        )
 
     def _user(self, spec) -> User:
         staff = spec["role"] == Role.STAFF
@@ -61,3 +110,8 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
         return user
+
+
+def _pay(booking: Booking) -> None:
+    payment = payment_intent_create(booking_id=booking.pk, user=booking.student)
+    deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))

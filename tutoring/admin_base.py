@@ -1,4 +1,6 @@
-"""Admin review-queue actions (approve / reject with a note) that call the same services as the API.
+"""Shared admin pieces: read-only admins, and review-queue actions that call the same services as the API.
+
+Review-queue actions (approve / reject with a note):
 
 Used by refunds and withdrawals: the action shows a page with a note (and an amount where allowed),
 then calls the service once per selected row; each row's outcome is reported, and a row already
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from tutoring.api.errors import ApplicationError
@@ -65,3 +68,37 @@ def decision_action(
     action.short_description = label
     action.allowed_permissions = ("change",)
     return action
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by services only (provider records, the ledger, chat): staff look, never edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """A queue of requests decided by staff: opens on the pending ones; rows change only through actions."""
+
+    list_filter = ("status",)
+    ordering = ("-created_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET" and not request.GET:
+            return HttpResponseRedirect(f"{request.path}?status__exact=pending")
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,8 @@
+from rest_framework.serializers import Serializer
+
+
+def validated(serializer_class: type[Serializer], request, **kwargs) -> dict:
+    """The request body checked by `serializer_class`; a failure raises the 400 error body with `errors`."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

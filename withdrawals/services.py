@@ -1,0 +1,301 @@
+"""Every write of withdrawals: payout accounts, withdrawal requests and their staff review (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from payments import ledger
+from payments.selectors import tutor_earnings
+from payments.stripe import AccountResult, get_provider
+from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound, ProviderError
+from tutoring.models import Role, TutorProfile, User
+from withdrawals.models import AccountStatus, ConnectedAccount, Withdrawal, WithdrawalStatus
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SALT = "onboarding-refresh"
+
+
+def _require_tutor(user: User) -> None:
+    if user.role != Role.TUTOR:
+        raise Forbidden("Only tutors have payout accounts and withdrawals.")
+
+
+def _lock_tutor(user: User) -> TutorProfile:
+    """The tutor's row lock: every request that moves a tutor's money is serialised on it."""
+    profile, _ = TutorProfile.objects.select_for_update().get_or_create(user=user)
+    return profile
+
+
+def account_status_from(result: AccountResult) -> str:
+    """verified once payouts are enabled and transfers active; rejected once Stripe rejects the account."""
+    if result.disabled_reason.startswith("rejected"):
+        return AccountStatus.REJECTED
+    if result.payouts_enabled and result.transfers_active:
+        return AccountStatus.VERIFIED
+    return AccountStatus.PENDING_VERIFICATION
+
+
+def account_create(*, user: User) -> tuple[ConnectedAccount, bool]:
+    """The tutor's Connect account: created once (True), then returned as it is (False)."""
+    _require_tutor(user)
+    with transaction.atomic():
+        _lock_tutor(user)
+        existing = ConnectedAccount.objects.filter(tutor=user).first()
+        if existing is not None:
+            return existing, False
+        result = get_provider().create_account(
+            email=user.email, metadata={"tutor_id": str(user.pk)}, idempotency_key=f"account-create-{user.pk}"
+        )
+        account = ConnectedAccount.objects.create(
+            tutor=user,
+            provider_id=result.id,
+            status=account_status_from(result),
+            payouts_enabled=result.payouts_enabled,
+            transfers_active=result.transfers_active,
+            disabled_reason=result.disabled_reason,
+        )
+        return account, True
+
+
+def return_url_allowed(url: str, *, request_host: str) -> bool:
+    """An absolute http(s) URL on this site or a host listed in RETURN_URL_HOSTS (no open redirect)."""
+    if not isinstance(url, str) or any(c.isspace() or ord(c) < 32 or c == "\\" for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return False
+    allowed = {h.lower() for h in settings.RETURN_URL_HOSTS}
+    allowed.add((urlsplit(settings.SITE_URL).hostname or "").lower())
+    allowed.add(request_host.lower().rsplit(":", 1)[0] if request_host else "")
+    host = parts.hostname.lower()
+    return host in allowed or (port is not None and f"{host}:{port}" in allowed)
+
+
+def account_link_create(*, user: User, return_url: str, request_host: str) -> str:
+    """A fresh onboarding link for the tutor's account; Stripe sends the tutor to `return_url` after."""
+    _require_tutor(user)
+    if not return_url_allowed(return_url, request_host=request_host):
+        raise ApplicationError(
+            "returnUrl must be an absolute http(s) URL on this site or an allowed host.",
+            errors={"returnUrl": ["Not an allowed return URL."]},
+        )
+    account = ConnectedAccount.objects.filter(tutor=user).first()
+    if account is None:
+        raise NotFound("No payout account yet; create one first.")
+    return _onboarding_link(account, return_url)
+
+
+def _onboarding_link(account: ConnectedAccount, return_url: str) -> str:
+    token = signing.dumps({"account": account.provider_id, "return": return_url}, salt=REFRESH_SALT)
+    refresh_url = f"{settings.SITE_URL}{reverse('onboarding-refresh', args=[token])}"
+    return get_provider().create_account_link(
+        account_id=account.provider_id, refresh_url=refresh_url, return_url=return_url
+    )
+
+
+def account_link_refresh(*, token: str) -> str:
+    """Stripe's refresh_url: the old link expired, so make a new one for the same account and return URL.
+
+    The token is signed by us and names one account, so this needs no login and opens nothing else.
+    """
+    try:
+        payload = signing.loads(token, salt=REFRESH_SALT, max_age=7 * 24 * 3600)
+    except signing.BadSignature as exc:
+        raise NotFound("This onboarding link is no longer valid.") from exc
+    account = ConnectedAccount.objects.filter(provider_id=payload["account"]).first()
+    if account is None:
+        raise NotFound("This onboarding link is no longer valid.")
+    return _onboarding_link(account, payload["return"])
+
+
+def account_sandbox_onboarding(*, token: str) -> tuple[str, str]:
+    """Sandbox only: the (account id, return URL) a sandbox onboarding link was made for."""
+    from payments.stripe.sandbox import ONBOARDING_SALT
+
+    if not get_provider().sandbox:
+        raise NotFound("Not found.")
+    try:
+        payload = signing.loads(token, salt=ONBOARDING_SALT, max_age=24 * 3600)
+    except signing.BadSignature as exc:
+        raise NotFound("This onboarding link is no longer valid.") from exc
+    if not ConnectedAccount.objects.filter(provider_id=payload["account"]).exists():
+        raise NotFound("This onboarding link is no longer valid.")
+    return payload["account"], payload["return"]
+
+
+def account_sandbox_complete(*, account_id: str) -> None:
+    """Sandbox only: the tutor finished onboarding; Stripe would now send `account.updated` (verified)."""
+    from payments.stripe.sandbox import account_snapshot, deliver
+
+    account = ConnectedAccount.objects.get(provider_id=account_id)
+    deliver(
+        "account.updated", account_snapshot(account_id, verified=True, metadata={"tutor_id": str(account.tutor_id)})
+    )
+
+
+def account_apply_snapshot(*, account_object: dict, event_created: int) -> str:
+    """`account.updated`: keep our status in step with Stripe's, ignoring older snapshots."""
+    from payments.stripe.real import account_result
+
+    with transaction.atomic():
+        account = ConnectedAccount.objects.select_for_update().filter(provider_id=account_object.get("id")).first()
+        if account is None:
+            return "ignored: unknown account"
+        if event_created < account.last_event_created:
+            return "ignored: older snapshot"
+        result = account_result(account_object)
+        account.status = account_status_from(result)
+        account.payouts_enabled = result.payouts_enabled
+        account.transfers_active = result.transfers_active
+        account.disabled_reason = result.disabled_reason[:100]
+        account.last_event_created = event_created
+        account.save()
+        return f"account {account.status}"
+
+
+def account_apply_payout(*, account_id: str, payout: dict, event_created: int) -> str:
+    """`payout.paid`/`payout.failed` on a connected account: shown to staff, no ledger movement
+    (the money left the platform with the transfer; the payout moves it from Stripe to the bank)."""
+    with transaction.atomic():
+        account = ConnectedAccount.objects.select_for_update().filter(provider_id=account_id).first()
+        if account is None:
+            return "ignored: unknown account"
+        if event_created < account.last_event_created:
+            return "ignored: older snapshot"
+        account.last_payout_id = payout.get("id", "")[:255]
+        account.last_payout_status = (payout.get("status") or "")[:32]
+        account.last_payout_failure = (payout.get("failure_message") or payout.get("failure_code") or "")[:200]
+        account.last_event_created = event_created
+        account.save()
+        return f"payout {account.last_payout_status}"
+
+
+# --- withdrawals ---------------------------------------------------------------------------------
+
+
+def withdrawal_request(*, user: User, amount: int) -> Withdrawal:
+    """Hold `amount` of the tutor's balance for a withdrawal that staff will review.
+
+    The balance check and the hold are one transaction under the tutor's row lock, so concurrent
+    requests are serialised and each sees the holds of those before it: the balance never goes negative.
+    """
+    _require_tutor(user)
+    if amount < settings.MIN_WITHDRAWAL_AMOUNT:
+        raise ApplicationError(
+            f"amount must be at least {settings.MIN_WITHDRAWAL_AMOUNT}.",
+            errors={"amount": [f"At least {settings.MIN_WITHDRAWAL_AMOUNT}."]},
+        )
+    with transaction.atomic():
+        profile = _lock_tutor(user)
+        account = ConnectedAccount.objects.filter(tutor=user).first()
+        if account is None or account.status != AccountStatus.VERIFIED:
+            raise Conflict("A verified payout account is required before withdrawing.")
+        balance = tutor_earnings(tutor_id=user.pk).balance
+        if amount > balance:
+            raise ApplicationError(
+                f"amount exceeds the available balance ({balance}).", errors={"amount": [f"At most {balance}."]}
+            )
+        withdrawal = Withdrawal.objects.create(tutor=user, account=account, amount=amount, currency=profile.currency)
+        ledger.record_withdrawal_requested(withdrawal=withdrawal)
+        return withdrawal
+
+
+def _withdrawal_for_decision(withdrawal_id, staff: User) -> Withdrawal:
+    if staff.role != Role.STAFF:
+        raise Forbidden("Only staff can decide withdrawals.")
+    withdrawal = Withdrawal.objects.select_for_update().select_related("account").filter(pk=withdrawal_id).first()
+    if withdrawal is None:
+        raise NotFound("Withdrawal not found.")
+    if withdrawal.status != WithdrawalStatus.PENDING:
+        raise Conflict(f"This withdrawal was already decided ({withdrawal.status}).")
+    return withdrawal
+
+
+def _decide(withdrawal: Withdrawal, staff: User, note: str, status: str) -> None:
+    withdrawal.status = status
+    withdrawal.decided_by = staff
+    withdrawal.decided_at = timezone.now()
+    withdrawal.decision_note = note
+
+
+def withdrawal_approve(*, withdrawal_id, staff: User, note: str = "") -> Withdrawal:
+    """Approve and transfer the money to the tutor's account (idempotency key from the withdrawal id).
+
+    A created transfer makes it `paid`. If Stripe refuses the transfer, nothing left the platform: it
+    is `failed` and the money returns to the balance. If the outcome is unknown (timeout, 5xx) the
+    transaction rolls back and the withdrawal stays `pending` with the money held; approving again
+    repeats the same idempotent request, so at most one transfer ever exists.
+    """
+    with transaction.atomic():
+        withdrawal = _withdrawal_for_decision(withdrawal_id, staff)
+        _decide(withdrawal, staff, note, WithdrawalStatus.APPROVED)
+        try:
+            transfer = get_provider().create_transfer(
+                amount=withdrawal.amount,
+                currency=withdrawal.currency,
+                destination=withdrawal.account.provider_id,
+                transfer_group=f"withdrawal_{withdrawal.pk}",
+                metadata={"withdrawal_id": str(withdrawal.pk), "tutor_id": str(withdrawal.tutor_id)},
+                idempotency_key=f"withdrawal-{withdrawal.pk}",
+            )
+        except ProviderError as exc:
+            if not exc.refused:
+                raise
+            withdrawal.status = WithdrawalStatus.FAILED
+            withdrawal.failure_reason = exc.reason or "transfer refused"
+            withdrawal.save()
+            ledger.record_withdrawal_released(withdrawal=withdrawal)
+            return withdrawal
+        withdrawal.status = WithdrawalStatus.PAID
+        withdrawal.transfer_id = transfer.id
+        withdrawal.save()
+        ledger.record_withdrawal_paid(withdrawal=withdrawal)
+    return withdrawal
+
+
+def withdrawal_reject(*, withdrawal_id, staff: User, note: str) -> Withdrawal:
+    note = note.strip()
+    if not note:
+        raise ApplicationError("A note is required to reject a withdrawal.", errors={"note": ["Required."]})
+    with transaction.atomic():
+        withdrawal = _withdrawal_for_decision(withdrawal_id, staff)
+        _decide(withdrawal, staff, note, WithdrawalStatus.REJECTED)
+        withdrawal.save()
+        ledger.record_withdrawal_released(withdrawal=withdrawal)
+    return withdrawal
+
+
+def withdrawal_apply_reversal(*, transfer: dict, event_created: int) -> str:
+    """`transfer.reversed`: the money came back, so a paid withdrawal fails and the balance is restored."""
+    with transaction.atomic():
+        withdrawal = Withdrawal.objects.select_for_update().filter(transfer_id=transfer.get("id")).first()
+        if withdrawal is None:
+            return "ignored: unknown transfer"
+        if event_created < withdrawal.last_event_created:
+            return "ignored: older snapshot"
+        withdrawal.last_event_created = event_created
+        if withdrawal.status != WithdrawalStatus.PAID:
+            withdrawal.save(update_fields=["last_event_created", "updated_at"])
+            return f"ignored: withdrawal is {withdrawal.status}"
+        if (transfer.get("amount_reversed") or 0) < withdrawal.amount:
+            # Only part came back: staff reconcile it; the ledger moves for whole reversals only.
+            logger.error("partial reversal of transfer %s for withdrawal %s", transfer.get("id"), withdrawal.pk)
+            withdrawal.save(update_fields=["last_event_created", "updated_at"])
+            return "ignored: partial reversal"
+        withdrawal.status = WithdrawalStatus.FAILED
+        withdrawal.failure_reason = "transfer reversed"
+        withdrawal.save()
+        ledger.record_withdrawal_reversed(withdrawal=withdrawal)
+        return "withdrawal failed: transfer reversed"
