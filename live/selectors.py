@@ -20,11 +20,18 @@ NOT_FOUND = "Session not found."
 PARTIES_ONLY = "Only the booking's tutor and student can do this."
 
 
-def _session_get(*, session_id: Any, queryset: QuerySet[Session] | None = None) -> Session:
+def session_uuid(session_id: Any) -> uuid.UUID | None:
+    """The session id as a UUID, or None if it cannot be one (then it is as unknown as any other)."""
     try:
-        pk = uuid.UUID(str(session_id))
+        return uuid.UUID(str(session_id))
     except ValueError:
-        raise NotFound(NOT_FOUND) from None
+        return None
+
+
+def _session_get(*, session_id: Any, queryset: QuerySet[Session] | None = None) -> Session:
+    pk = session_uuid(session_id)
+    if pk is None:
+        raise NotFound(NOT_FOUND)
     qs = Session.objects.all() if queryset is None else queryset
     session = qs.select_related("booking").filter(pk=pk).first()
     if session is None:

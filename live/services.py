@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -196,19 +197,62 @@ def participant_connection_set(*, session_id: Any, user: User, connected: bool) 
 # --- chat -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MessageDraft:
+    session_id: Any
+    sender: User
+    content: Any
+
+
+def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | ApplicationError]:
+    """Store chat messages of parties, several at once; each draft gets its stored message or its error.
+
+    The rules of `message_create` for each draft (content trimmed, 1–2000 characters; 404 unknown
+    session; 403 not a party; 409 class ended), at the cost of one query for all their sessions and
+    one INSERT for all that pass — which is what lets the realtime writer store a burst of messages
+    in one go. Nothing is published here: the caller publishes what was stored.
+    """
+    results: list[Message | ApplicationError | None] = [None] * len(drafts)
+    texts: dict[int, str] = {}
+    for i, draft in enumerate(drafts):
+        text = draft.content.strip() if isinstance(draft.content, str) else ""
+        if 1 <= len(text) <= MESSAGE_MAX_LENGTH:
+            texts[i] = text
+        else:
+            message = f"content must be 1 to {MESSAGE_MAX_LENGTH} characters."
+            results[i] = ApplicationError(f"Invalid input. {message}", errors={"content": [message]})
+    session_ids = {selectors.session_uuid(drafts[i].session_id) for i in texts} - {None}
+    sessions = {
+        pk: (status, tutor_id, student_id)
+        for pk, status, tutor_id, student_id in Session.objects.filter(pk__in=session_ids).values_list(
+            "pk", "status", "booking__tutor_id", "booking__student_id"
+        )
+    }
+    stored: list[Message] = []
+    for i, text in texts.items():
+        draft = drafts[i]
+        session_pk = selectors.session_uuid(draft.session_id)
+        row = sessions.get(session_pk)
+        if row is None:
+            results[i] = NotFound(selectors.NOT_FOUND)
+        elif draft.sender.pk not in (row[1], row[2]):
+            results[i] = Forbidden(selectors.PARTIES_ONLY)
+        elif row[0] == SessionStatus.COMPLETED:
+            results[i] = Conflict("The class has ended.")
+        else:
+            results[i] = Message(session_id=session_pk, sender=draft.sender, content=text)
+            stored.append(results[i])
+    Message.objects.bulk_create(stored)
+    return results
+
+
 def message_create(*, session_id: Any, sender: User, content: Any) -> Message:
     """Store a chat message of a party (trimmed, 1–2000 characters), then publish it as `message`."""
-    text = content.strip() if isinstance(content, str) else ""
-    if not 1 <= len(text) <= MESSAGE_MAX_LENGTH:
-        message = f"content must be 1 to {MESSAGE_MAX_LENGTH} characters."
-        raise ApplicationError(f"Invalid input. {message}", errors={"content": [message]})
-    session = selectors.session_get_for_party(session_id=session_id, user=sender)
-    if session.status == SessionStatus.COMPLETED:
-        raise Conflict("The class has ended.")
-    with transaction.atomic():
-        message = Message.objects.create(session=session, sender=sender, content=text)
-        broadcast(session.pk, MESSAGE, message_data(message))
-    return message
+    (result,) = messages_store(drafts=[MessageDraft(session_id=session_id, sender=sender, content=content)])
+    if isinstance(result, ApplicationError):
+        raise result
+    broadcast(result.session_id, MESSAGE, message_data(result))
+    return result
 
 
 # --- provider callbacks (CONTRACT §8) ---------------------------------------------------------------

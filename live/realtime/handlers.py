@@ -4,10 +4,12 @@ A transport (the socket.io namespace, the Channels consumer) authenticates a con
 `Client` that knows how to subscribe that connection to a session's events, and hands every client
 event to `dispatch`, which answers `{"data": ...}` or the error body `{statusCode, message}`. Rules live
 in `live.services`; this module checks what only a connection knows (has it joined?) and counts the
-chat limit. Each event costs one thread hop to the database (`join` two: see `join`).
+chat limit. Each event costs one thread hop to the database (`join` two: see `join`; chat messages
+share theirs, see `live.realtime.writer`).
 
-Events reach clients only through the bus (`live.realtime.broadcast`, called by the services after
-commit), never from here, so a message stored through one transport or process reaches every other.
+Events reach clients only through the bus (`live.realtime.broadcast` from the services after commit,
+or `abroadcast` from the chat writer once a batch is stored), so a message stored through one
+transport or process reaches every other.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from django.core.cache import cache
 from django.db import connection
 
 from live import selectors, services
-from live.serializers import MessageOut, ParticipantOut, SessionOut, message_data
+from live.realtime.writer import writer_for_loop
+from live.serializers import MessageOut, ParticipantOut, SessionOut
 from tutoring.api.errors import REASONS, ApplicationError, Forbidden, RateLimited
 from tutoring.api.ratelimit import check_rate
 from tutoring.models import User
@@ -176,15 +179,10 @@ def chat_rate_check(user: User) -> None:
     check_rate(None, group="chat", rate=settings.RATE_LIMIT_CHAT, key=lambda group, request: str(user.pk))
 
 
-def _message_store(user: User, session_id: str, content: Any) -> dict[str, Any]:
-    # Counted before anything is stored: a refused message is neither stored nor sent.
-    chat_rate_check(user)
-    return message_data(services.message_create(session_id=session_id, sender=user, content=content))
-
-
 async def message(client: Client, data: Any) -> dict[str, Any]:
+    """Counted, stored, then published (by the process's chat writer, with whatever arrives alongside)."""
     session_id = _joined(client, data)
-    return await _db(_message_store)(client.user, session_id, data.get("content"))
+    return await writer_for_loop(_db, chat_rate_check).submit(client.user, session_id, data.get("content"))
 
 
 def _participant_update(user: User, session_id: str, updates: Any) -> dict[str, Any]:
