@@ -8,22 +8,12 @@ from django.utils import timezone
 from live import services
 from live.models import Message, Participant, SessionStatus
 from live.tests.factories import SessionFactory
+from live.tests.shapes import PARTICIPANT_KEYS
 from tutoring.api.errors import ApplicationError
 from tutoring.tests.factories import StudentFactory, TutorFactory
 from tutoring.tests.utils import assert_error, data
 
 pytestmark = pytest.mark.django_db
-
-PARTICIPANT_KEYS = {
-    "id",
-    "name",
-    "role",
-    "isAudioEnabled",
-    "isVideoEnabled",
-    "isScreenSharing",
-    "handRaised",
-    "isConnected",
-}
 
 
 def url(session, action):

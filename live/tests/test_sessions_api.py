@@ -11,6 +11,7 @@ from live.models import Participant, Session, SessionStatus
 from live.services import message_create
 from live.tests.conftest import API_KEY_SECRET
 from live.tests.factories import ActiveSessionFactory, SessionFactory
+from live.tests.shapes import SESSION_KEYS
 from live.video.sandbox import sandbox_credentials
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
@@ -21,18 +22,6 @@ from tutoring.tests.utils import assert_error, data
 pytestmark = pytest.mark.django_db
 
 SESSIONS = "/api/live/sessions"
-SESSION_KEYS = {
-    "id",
-    "bookingId",
-    "roomName",
-    "status",
-    "tutorId",
-    "studentId",
-    "scheduledStartTime",
-    "scheduledEndTime",
-    "actualStartTime",
-    "actualEndTime",
-}
 
 
 def url(session, action: str = "") -> str:

@@ -13,33 +13,11 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from live.models import Message, Participant
 from live.tests.factories import SessionFactory
 from live.tests.realtime.conftest import SioClient, eventually, settle
+from live.tests.shapes import PARTICIPANT_KEYS, SESSION_KEYS
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.utils import bearer, fresh_window_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SESSION_KEYS = {
-    "id",
-    "bookingId",
-    "roomName",
-    "status",
-    "tutorId",
-    "studentId",
-    "scheduledStartTime",
-    "scheduledEndTime",
-    "actualStartTime",
-    "actualEndTime",
-}
-PARTICIPANT_KEYS = {
-    "id",
-    "name",
-    "role",
-    "isAudioEnabled",
-    "isVideoEnabled",
-    "isScreenSharing",
-    "handRaised",
-    "isConnected",
-}
 
 
 def token(user) -> str:

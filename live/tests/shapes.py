@@ -1,0 +1,25 @@
+"""The contract's field sets (CONTRACT §4), for the tests of both the REST and realtime shapes."""
+
+SESSION_KEYS = {
+    "id",
+    "bookingId",
+    "roomName",
+    "status",
+    "tutorId",
+    "studentId",
+    "scheduledStartTime",
+    "scheduledEndTime",
+    "actualStartTime",
+    "actualEndTime",
+}
+
+PARTICIPANT_KEYS = {
+    "id",
+    "name",
+    "role",
+    "isAudioEnabled",
+    "isVideoEnabled",
+    "isScreenSharing",
+    "handRaised",
+    "isConnected",
+}
