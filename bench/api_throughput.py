@@ -70,16 +70,6 @@ def query_counts(token: str, paths: list[str]) -> dict[str, int]:
     return counts
 
 
-def start_server(kind: str, port: int, workers: int) -> subprocess.Popen:
-    if kind == "gunicorn":
-        cmd = [sys.executable, "-m", "gunicorn", "tutoring.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
-    else:
-        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tutoring.asgi:application"]
-    env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "b" * 50)}
-    env["JWT_SIGNING_KEY"] = os.environ.get("JWT_SIGNING_KEY", "dev-insecure-only-for-local-runs")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 async def load(url: str, token: str, concurrency: int, seconds: float) -> tuple[list[float], int]:
     import aiohttp
 
@@ -145,23 +135,20 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
+    from django.conf import settings
+
+    from tutoring.tests.servers import server
+
     token = seed()
     counts = query_counts(token, ["/api/auth/me", "/api/tutors", "/api/bookings"])
     print("queries per request: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
 
-    proc = start_server(args.server, args.port, args.workers)
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        import requests
-
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+    # The server runs as in production (DEBUG off) but verifies the tokens minted here.
+    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "b" * 50)}
+    env["JWT_SIGNING_KEY"] = os.environ.get("JWT_SIGNING_KEY", settings.SIMPLE_JWT["SIGNING_KEY"])
+    workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
+    with server(args.server, env=env, port=args.port, workers=args.workers) as base:
         asyncio.run(load(base + args.path, token, 4, 1.0))  # warm-up
-        workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
         if args.client == "wrk" or (args.client == "auto" and shutil.which("wrk")):
             print(f"{args.server} ({workers}) GET {args.path}, wrk -c{args.concurrency}:")
             print(run_wrk(base + args.path, token, args.concurrency, args.seconds))
@@ -169,9 +156,6 @@ def main() -> None:
         started = time.perf_counter()
         latencies, errors = asyncio.run(load(base + args.path, token, args.concurrency, args.seconds))
         elapsed = time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait()
 
     print(
         f"{args.server} ({workers}) GET {args.path} concurrency {args.concurrency}: "

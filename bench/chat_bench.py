@@ -15,21 +15,21 @@ point is the cost of the path, whose counting still runs. Numbers depend on the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
+
+from tutoring.tests.servers import process, server  # noqa: E402  (needs the project on the path)
 
 SERVER_ENV = {
     "DJANGO_DEBUG": "0",
@@ -61,7 +61,7 @@ def seed(classrooms: int) -> list[dict]:
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from live.models import Participant, ParticipantRole, Session
+    from live.models import Participant, Session
     from tutoring.models import Booking, BookingStatus, Role, User
 
     run = uuid.uuid4().hex[:8]
@@ -83,28 +83,9 @@ def seed(classrooms: int) -> list[dict]:
         session = Session.objects.create(
             booking=booking, room_name=f"booking-{booking.pk}", room_sid=f"RM{uuid.uuid4().hex}"
         )
-        Participant.objects.bulk_create(
-            [
-                Participant(session=session, user=tutor, role=ParticipantRole.TUTOR),
-                Participant(session=session, user=student, role=ParticipantRole.STUDENT),
-            ]
-        )
+        Participant.objects.bulk_create(session.new_participants())
         rooms.append({"sessionId": str(session.pk), "tokens": [str(AccessToken.for_user(u)) for u in (tutor, student)]})
     return rooms
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become healthy")
 
 
 def run_load(urls: list[str], rooms: list[dict], rate: float, seconds: float) -> dict:
@@ -122,58 +103,28 @@ def run_load(urls: list[str], rooms: list[dict], rate: float, seconds: float) ->
     return json.loads(done.stdout)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def bench_ours(rooms: list[dict], args) -> dict:
     from live.models import Message
 
     if args.url:  # a server started by hand (e.g. under a profiler), with SERVER_ENV
         result = run_load([args.url], rooms, args.rate, args.seconds)
     else:
-        ports = [args.port + i for i in range(args.processes)]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tutoring.asgi:application"],
-                cwd=ROOT,
-                env={**os.environ, **SERVER_ENV},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for port in ports
-        ]
-        try:
-            urls = [f"http://127.0.0.1:{port}" for port in ports]
-            for url, proc in zip(urls, procs, strict=True):
-                wait_healthy(url, proc)
+        with contextlib.ExitStack() as stack:
+            urls = [
+                stack.enter_context(server("daphne", env=SERVER_ENV, port=args.port + i, timeout=60))
+                for i in range(args.processes)
+            ]
             result = run_load(urls, rooms, args.rate, args.seconds)
-        finally:
-            for proc in procs:
-                stop(proc)
     result["stored"] = Message.objects.filter(session_id__in=[r["sessionId"] for r in rooms]).count()
     return result
 
 
 def bench_baseline(rooms: list[dict], args) -> dict:
     port = args.port + 100
-    proc = subprocess.Popen(
-        ["node", str(BENCH / "baseline_server.js")],
-        cwd=BENCH,
-        env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", proc)
-        result = run_load([f"http://127.0.0.1:{port}"], rooms, args.rate, args.seconds)
-    finally:
-        stop(proc)
+    base = f"http://127.0.0.1:{port}"
+    cmd = ["node", str(BENCH / "baseline_server.js")]
+    with process(cmd, base=base, env={"PORT": str(port)}, cwd=BENCH, timeout=60):
+        result = run_load([base], rooms, args.rate, args.seconds)
     result["stored"] = None
     return result
 

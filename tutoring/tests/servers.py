@@ -1,4 +1,5 @@
-"""Start real server processes (gunicorn, daphne) on the test database for multi-process tests."""
+"""Start real server processes (gunicorn, daphne, or any command with a /healthz) for multi-process
+tests and for the benchmarks in bench/."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,38 +24,65 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def server(kind: str, *, env: dict[str, str], port: int | None = None, timeout: float = 30) -> Iterator[str]:
-    """Run `kind` ("gunicorn" for WSGI, "daphne" for ASGI) until the block ends; yields its base URL."""
-    port = port or free_port()
+def command(kind: str, port: int, *, workers: int = 1) -> list[str]:
+    """The command line of our WSGI ("gunicorn") or ASGI ("daphne") server on 127.0.0.1:`port`."""
     if kind == "gunicorn":
-        cmd = [sys.executable, "-m", "gunicorn", "tutoring.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "-t", "60"]
-    elif kind == "daphne":
-        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tutoring.asgi:application"]
-    else:
-        raise ValueError(kind)
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{kind} exited early:\n{proc.stdout.read()}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind} did not become healthy on {base}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tutoring.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-t",
+            "60",
+        ]
+    if kind == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tutoring.asgi:application"]
+    raise ValueError(kind)
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], *, base: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 30) -> Iterator[str]:
+    """Run `cmd` until the block ends, once `base`/healthz answers 200; yields `base`.
+
+    Output goes to a file, not a pipe: a busy server would block on a pipe nobody reads.
+    """
+    with tempfile.TemporaryFile(mode="w+") as output:
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    output.seek(0)
+                    raise RuntimeError(f"{cmd[0]} exited early:\n{output.read()}")
+                try:
+                    if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(cmd)} did not become healthy on {base}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def server(
+    kind: str, *, env: dict[str, str], port: int | None = None, timeout: float = 30, workers: int = 1
+) -> Iterator[str]:
+    """Run our `kind` ("gunicorn" for WSGI, "daphne" for ASGI) until the block ends; yields its base URL."""
+    port = port or free_port()
+    with process(
+        command(kind, port, workers=workers), base=f"http://127.0.0.1:{port}", env=env, timeout=timeout
+    ) as base:
+        yield base
