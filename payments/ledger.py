@@ -110,26 +110,51 @@ def verify_balances(*, tutor_id=None) -> list[str]:
     ]
 
 
-def _entry(booking: Booking, account: str, kind: str, amount: int, key: str, **refs) -> LedgerEntry:
+def _entry(*, ref, tutor_id, currency: str, account: str, kind: str, amount: int, **links) -> LedgerEntry:
+    """One entry of the `kind` event about `ref` (a booking, refund or withdrawal). The key is derived
+    from those three and the account, so recording one event twice fails on the unique key."""
     return LedgerEntry(
-        tutor_id=booking.tutor_id,
+        tutor_id=tutor_id,
         account=account,
         kind=kind,
         amount=amount,
+        currency=currency,
+        key=f"{kind}:{ref.pk}:{account}",
+        **links,
+    )
+
+
+def _booking_entry(booking: Booking, account: str, kind: str, amount: int, *, refund=None) -> LedgerEntry:
+    return _entry(
+        ref=refund or booking,
+        tutor_id=booking.tutor_id,
         currency=booking.currency,
-        key=key,
+        account=account,
+        kind=kind,
+        amount=amount,
         booking=booking,
-        **refs,
+        refund=refund,
+    )
+
+
+def _withdrawal_entry(withdrawal, account: str, kind: str, amount: int) -> LedgerEntry:
+    return _entry(
+        ref=withdrawal,
+        tutor_id=withdrawal.tutor_id,
+        currency=withdrawal.currency,
+        account=account,
+        kind=kind,
+        amount=amount,
+        withdrawal_id=withdrawal.pk,
     )
 
 
 def record_payment(*, booking: Booking, amount: int) -> bool:
     """A payment of `amount` for `booking` succeeded: the tutor's share is pending until the class."""
-    b = booking.pk
     return _append(
         [
-            _entry(booking, Account.PENDING, EntryKind.PAYMENT, amount, f"payment:{b}:pending"),
-            _entry(booking, Account.PENDING, EntryKind.FEE, -platform_fee(amount), f"fee:{b}:pending"),
+            _booking_entry(booking, Account.PENDING, EntryKind.PAYMENT, amount),
+            _booking_entry(booking, Account.PENDING, EntryKind.FEE, -platform_fee(amount)),
         ]
     )
 
@@ -137,110 +162,53 @@ def record_payment(*, booking: Booking, amount: int) -> bool:
 def record_class_held(*, booking: Booking) -> bool:
     """The class was held: the booking's share moves from pending to earned."""
     share = tutor_share(booking.price)
-    b = booking.pk
     return _append(
         [
-            _entry(booking, Account.PENDING, EntryKind.RELEASE, -share, f"release:{b}:pending"),
-            _entry(booking, Account.EARNED, EntryKind.RELEASE, share, f"release:{b}:earned"),
+            _booking_entry(booking, Account.PENDING, EntryKind.RELEASE, -share),
+            _booking_entry(booking, Account.EARNED, EntryKind.RELEASE, share),
         ]
     )
 
 
 def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
     """A refund of `refund.amount` succeeded; take the tutor's share of it back (CONTRACT §6)."""
-    r = refund.pk
     if class_held:
         return _append(
-            [
-                _entry(
-                    booking,
-                    Account.EARNED,
-                    EntryKind.REFUND,
-                    -tutor_share(refund.amount),
-                    f"refund:{r}:earned",
-                    refund=refund,
-                ),
-            ]
+            [_booking_entry(booking, Account.EARNED, EntryKind.REFUND, -tutor_share(refund.amount), refund=refund)]
         )
     share = tutor_share(booking.price)
     return _append(
         [
-            _entry(booking, Account.PENDING, EntryKind.REFUND, -share, f"refund:{r}:pending", refund=refund),
-            _entry(
-                booking,
-                Account.EARNED,
-                EntryKind.REFUND,
-                share - tutor_share(refund.amount),
-                f"refund:{r}:earned",
-                refund=refund,
+            _booking_entry(booking, Account.PENDING, EntryKind.REFUND, -share, refund=refund),
+            _booking_entry(
+                booking, Account.EARNED, EntryKind.REFUND, share - tutor_share(refund.amount), refund=refund
             ),
         ]
-    )
-
-
-def _withdrawal_entry(withdrawal, account: str, kind: str, amount: int, key: str) -> LedgerEntry:
-    return LedgerEntry(
-        tutor_id=withdrawal.tutor_id,
-        account=account,
-        kind=kind,
-        amount=amount,
-        currency=withdrawal.currency,
-        key=key,
-        withdrawal_id=withdrawal.pk,
     )
 
 
 def record_withdrawal_requested(*, withdrawal) -> bool:
     """The amount is held out of the balance from the request until it is paid or released."""
-    w = withdrawal.pk
-    return _append(
-        [
-            _withdrawal_entry(
-                withdrawal, Account.HELD, EntryKind.WITHDRAWAL_REQUEST, withdrawal.amount, f"withdrawal:{w}:held"
-            )
-        ]
-    )
+    return _append([_withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_REQUEST, withdrawal.amount)])
 
 
 def record_withdrawal_paid(*, withdrawal) -> bool:
-    w, a = withdrawal.pk, withdrawal.amount
+    a = withdrawal.amount
     return _append(
         [
-            _withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_PAID, -a, f"withdrawal-paid:{w}:held"),
-            _withdrawal_entry(
-                withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, a, f"withdrawal-paid:{w}:withdrawn"
-            ),
+            _withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_PAID, -a),
+            _withdrawal_entry(withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID, a),
         ]
     )
 
 
 def record_withdrawal_released(*, withdrawal) -> bool:
     """Rejected, or the transfer was refused: the held amount returns to the balance."""
-    w = withdrawal.pk
-    return _append(
-        [
-            _withdrawal_entry(
-                withdrawal,
-                Account.HELD,
-                EntryKind.WITHDRAWAL_RELEASE,
-                -withdrawal.amount,
-                f"withdrawal-release:{w}:held",
-            )
-        ]
-    )
+    return _append([_withdrawal_entry(withdrawal, Account.HELD, EntryKind.WITHDRAWAL_RELEASE, -withdrawal.amount)])
 
 
 def record_withdrawal_reversed(*, withdrawal) -> bool:
     """A paid transfer was reversed: the money is back on the platform, so back in the balance."""
-    w = withdrawal.pk
     return _append(
-        [
-            _withdrawal_entry(
-                withdrawal,
-                Account.WITHDRAWN,
-                EntryKind.WITHDRAWAL_REVERSED,
-                -withdrawal.amount,
-                f"withdrawal-reversed:{w}:withdrawn",
-            )
-        ]
+        [_withdrawal_entry(withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_REVERSED, -withdrawal.amount)]
     )
