@@ -18,6 +18,7 @@ from payments import ledger
 from payments.models import OPEN_REFUND_STATUSES, Payment, PaymentStatus, Refund, RefundStatus
 from payments.stripe import get_provider
 from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.decisions import decide, lock_pending, rejection_note
 from tutoring.models import Booking, BookingStatus, Role, User
 
 logger = logging.getLogger(__name__)
@@ -187,17 +188,6 @@ def refund_request(*, booking_id, user: User, reason: str) -> Refund:
         )
 
 
-def _refund_for_decision(refund_id, staff: User) -> Refund:
-    if staff.role != Role.STAFF:
-        raise Forbidden("Only staff can decide refunds.")
-    refund = Refund.objects.select_for_update().select_related("payment", "booking").filter(pk=refund_id).first()
-    if refund is None:
-        raise NotFound("Refund not found.")
-    if refund.status != RefundStatus.PENDING:
-        raise Conflict(f"This refund was already decided ({refund.status}).")
-    return refund
-
-
 def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: str = "") -> Refund:
     """Approve and ask Stripe for the refund; the status Stripe returns is applied at once.
 
@@ -205,7 +195,9 @@ def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: s
     amount — can never create a second refund at Stripe.
     """
     with transaction.atomic():
-        refund = _refund_for_decision(refund_id, staff)
+        refund = lock_pending(
+            Refund.objects.select_related("payment", "booking"), refund_id, staff=staff, what="refund"
+        )
         if amount is not None:
             if not 0 < amount <= refund.payment.amount:
                 raise ApplicationError(
@@ -219,10 +211,7 @@ def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: s
             metadata={"refund_id": str(refund.pk), "booking_id": str(refund.booking_id)},
             idempotency_key=f"refund-{refund.pk}",
         )
-        refund.status = RefundStatus.APPROVED
-        refund.decided_by = staff
-        refund.decided_at = timezone.now()
-        refund.decision_note = note
+        decide(refund, staff=staff, status=RefundStatus.APPROVED, note=note)
         refund.provider_id = result.id
         refund.save()
         _refund_apply_status(refund, result.status, result.failure_reason)
@@ -230,15 +219,10 @@ def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: s
 
 
 def refund_reject(*, refund_id, staff: User, note: str) -> Refund:
-    note = note.strip()
-    if not note:
-        raise ApplicationError("A note is required to reject a refund.", errors={"note": ["Required."]})
+    note = rejection_note(note, what="refund")
     with transaction.atomic():
-        refund = _refund_for_decision(refund_id, staff)
-        refund.status = RefundStatus.REJECTED
-        refund.decided_by = staff
-        refund.decided_at = timezone.now()
-        refund.decision_note = note
+        refund = lock_pending(Refund.objects, refund_id, staff=staff, what="refund")
+        decide(refund, staff=staff, status=RefundStatus.REJECTED, note=note)
         refund.save()
     return refund
 

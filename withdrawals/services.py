@@ -9,12 +9,12 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from payments import ledger
 from payments.selectors import tutor_earnings
 from payments.stripe import AccountResult, get_provider
 from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound, ProviderError
+from tutoring.decisions import decide, lock_pending, rejection_note
 from tutoring.models import Role, TutorProfile, User
 from withdrawals.models import AccountStatus, ConnectedAccount, Withdrawal, WithdrawalStatus
 
@@ -212,24 +212,6 @@ def withdrawal_request(*, user: User, amount: int) -> Withdrawal:
         return withdrawal
 
 
-def _withdrawal_for_decision(withdrawal_id, staff: User) -> Withdrawal:
-    if staff.role != Role.STAFF:
-        raise Forbidden("Only staff can decide withdrawals.")
-    withdrawal = Withdrawal.objects.select_for_update().select_related("account").filter(pk=withdrawal_id).first()
-    if withdrawal is None:
-        raise NotFound("Withdrawal not found.")
-    if withdrawal.status != WithdrawalStatus.PENDING:
-        raise Conflict(f"This withdrawal was already decided ({withdrawal.status}).")
-    return withdrawal
-
-
-def _decide(withdrawal: Withdrawal, staff: User, note: str, status: str) -> None:
-    withdrawal.status = status
-    withdrawal.decided_by = staff
-    withdrawal.decided_at = timezone.now()
-    withdrawal.decision_note = note
-
-
 def withdrawal_approve(*, withdrawal_id, staff: User, note: str = "") -> Withdrawal:
     """Approve and transfer the money to the tutor's account (idempotency key from the withdrawal id).
 
@@ -239,8 +221,10 @@ def withdrawal_approve(*, withdrawal_id, staff: User, note: str = "") -> Withdra
     repeats the same idempotent request, so at most one transfer ever exists.
     """
     with transaction.atomic():
-        withdrawal = _withdrawal_for_decision(withdrawal_id, staff)
-        _decide(withdrawal, staff, note, WithdrawalStatus.APPROVED)
+        withdrawal = lock_pending(
+            Withdrawal.objects.select_related("account"), withdrawal_id, staff=staff, what="withdrawal"
+        )
+        decide(withdrawal, staff=staff, status=WithdrawalStatus.APPROVED, note=note)
         try:
             transfer = get_provider().create_transfer(
                 amount=withdrawal.amount,
@@ -266,12 +250,10 @@ def withdrawal_approve(*, withdrawal_id, staff: User, note: str = "") -> Withdra
 
 
 def withdrawal_reject(*, withdrawal_id, staff: User, note: str) -> Withdrawal:
-    note = note.strip()
-    if not note:
-        raise ApplicationError("A note is required to reject a withdrawal.", errors={"note": ["Required."]})
+    note = rejection_note(note, what="withdrawal")
     with transaction.atomic():
-        withdrawal = _withdrawal_for_decision(withdrawal_id, staff)
-        _decide(withdrawal, staff, note, WithdrawalStatus.REJECTED)
+        withdrawal = lock_pending(Withdrawal.objects, withdrawal_id, staff=staff, what="withdrawal")
+        decide(withdrawal, staff=staff, status=WithdrawalStatus.REJECTED, note=note)
         withdrawal.save()
         ledger.record_withdrawal_released(withdrawal=withdrawal)
     return withdrawal
