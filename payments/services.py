@@ -24,9 +24,9 @@ from tutoring.models import Booking, BookingStatus, Role, User
 logger = logging.getLogger(__name__)
 
 
-def _booking_for_student(booking_id, user: User, *, lock: bool = True) -> Booking:
-    qs = Booking.objects.select_for_update() if lock else Booking.objects
-    booking = qs.filter(pk=booking_id).first()
+def _booking_for_student(booking_id, user: User) -> Booking:
+    """The booking, row-locked, if `user` is its student: 404 for strangers, 403 for its tutor and staff."""
+    booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
     if booking is None or not (booking.is_party(user) or user.role == Role.STAFF):
         raise NotFound("Booking not found.")
     if booking.student_id != user.pk:

@@ -7,14 +7,11 @@ Services raise `ApplicationError` (or a subclass); DRF views hand every exceptio
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from rest_framework import status
-
-logger = logging.getLogger("tutoring.api")
 
 REASONS = {
     400: "Bad request.",

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -99,7 +100,7 @@ def test_swagger_ui_is_served_offline(api):
     ],
 )
 def test_production_refuses_a_development_secret_key(env, ok):
-    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DJANGO_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
     )
