@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from live.models import Message, Participant, Session
 from live.services import session_end
 from tutoring.admin_base import ReadOnlyAdmin
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import ApplicationError
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from live.models import Message, Participant, ParticipantRole, Session
-from tutoring.api.errors import Forbidden, NotFound
+from tutoring.errors import Forbidden, NotFound
 from tutoring.models import Role, User
 
 NOT_FOUND = "Session not found."

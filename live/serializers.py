@@ -91,7 +91,3 @@ class MessageListOut(serializers.Serializer):
 
 def session_event(session: Session) -> dict:
     return dict(SessionUpdatedEvent(session).data)
-
-
-def message_data(message: Message) -> dict:
-    return dict(MessageOut(message).data)

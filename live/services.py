@@ -16,16 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from live import selectors
 from live.models import Message, Participant, Session, SessionStatus
 from live.realtime import broadcast
-from live.serializers import message_data, session_event
+from live.serializers import session_event
 from live.video import AccessGrant, get_video_provider
-from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from tutoring.models import Booking, BookingStatus, Role, User
+from tutoring.ratelimit import check_rate
 from tutoring.services import booking_complete
 
 logger = logging.getLogger(__name__)
@@ -204,17 +206,28 @@ class MessageDraft:
     content: Any
 
 
+def chat_rate_check(user: User) -> None:
+    """Count one chat message of `user` (RATE_LIMIT_CHAT) in the shared cache, whatever the transport."""
+    check_rate(None, group="chat", rate=settings.RATE_LIMIT_CHAT, key=lambda group, request: str(user.pk))
+
+
 def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | ApplicationError]:
     """Store chat messages of parties, several at once; each draft gets its stored message or its error.
 
-    The rules of `message_create` for each draft (content trimmed, 1–2000 characters; 404 unknown
-    session; 403 not a party; 409 class ended), at the cost of one query for all their sessions and
-    one INSERT for all that pass — which is what lets the realtime writer store a burst of messages
-    in one go. Nothing is published here: the caller publishes what was stored.
+    Each draft is counted against the sender's chat limit first (429: neither stored nor sent), then
+    checked (content trimmed, 1–2000 characters; 404 unknown session; 403 not a party; 409 class
+    ended), at the cost of one query for all their sessions and one INSERT for all that pass — which
+    is what lets the realtime writer store a burst of messages in one go. Nothing is published here:
+    the caller publishes what was stored.
     """
     results: list[Message | ApplicationError | None] = [None] * len(drafts)
     texts: dict[int, str] = {}
     for i, draft in enumerate(drafts):
+        try:
+            chat_rate_check(draft.sender)
+        except RateLimited as exc:
+            results[i] = exc
+            continue
         text = draft.content.strip() if isinstance(draft.content, str) else ""
         if 1 <= len(text) <= MESSAGE_MAX_LENGTH:
             texts[i] = text
@@ -244,15 +257,6 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
             stored.append(results[i])
     Message.objects.bulk_create(stored)
     return results
-
-
-def message_create(*, session_id: Any, sender: User, content: Any) -> Message:
-    """Store a chat message of a party (trimmed, 1–2000 characters), then publish it as `message`."""
-    (result,) = messages_store(drafts=[MessageDraft(session_id=session_id, sender=sender, content=content)])
-    if isinstance(result, ApplicationError):
-        raise result
-    broadcast(result.session_id, MESSAGE, message_data(result))
-    return result
 
 
 # --- provider callbacks (CONTRACT §8) ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from live import services
 from live.video import status_callback_url
-from tutoring.api.errors import Forbidden
+from tutoring.errors import Forbidden
 
 logger = logging.getLogger(__name__)
 

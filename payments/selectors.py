@@ -8,7 +8,7 @@ from django.db.models import Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from payments.models import Account, EntryKind, LedgerBalance, Payment, Refund
-from tutoring.api.errors import NotFound
+from tutoring.errors import NotFound
 from tutoring.models import Role, User
 
 

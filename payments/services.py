@@ -17,8 +17,8 @@ from django.utils import timezone
 from payments import ledger
 from payments.models import OPEN_REFUND_STATUSES, Payment, PaymentStatus, Refund, RefundStatus
 from payments.stripe import get_provider
-from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.decisions import decide, lock_pending, rejection_note
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.models import Booking, BookingStatus, Role, User
 
 logger = logging.getLogger(__name__)

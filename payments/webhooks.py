@@ -24,7 +24,7 @@ from stripe import SignatureVerificationError, WebhookSignature
 
 from payments import services
 from payments.models import WebhookEvent
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

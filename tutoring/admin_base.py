@@ -17,7 +17,7 @@ from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import ApplicationError
 
 
 class DecisionForm(forms.Form):

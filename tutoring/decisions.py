@@ -11,7 +11,7 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.models import Role, User
 
 M = TypeVar("M", bound=Model)

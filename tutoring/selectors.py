@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from tutoring.api.errors import NotFound
+from tutoring.errors import NotFound
 from tutoring.models import Booking, Role, TutorProfile, TutorSubject, User
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from payments import ledger
 from payments.services import payment_intent_cancel_for_booking
-from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
 from tutoring.models import (
     Booking,
     BookingStatus,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from tutoring.api.errors import NotFound
+from tutoring.errors import NotFound
 from tutoring.models import User
 from withdrawals.models import ConnectedAccount, Withdrawal
 

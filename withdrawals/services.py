@@ -13,8 +13,8 @@ from django.urls import reverse
 from payments import ledger
 from payments.selectors import tutor_earnings
 from payments.stripe import AccountResult, get_provider
-from tutoring.api.errors import ApplicationError, Conflict, Forbidden, NotFound, ProviderError
 from tutoring.decisions import decide, lock_pending, rejection_note
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, ProviderError
 from tutoring.models import Role, TutorProfile, User
 from withdrawals.models import AccountStatus, ConnectedAccount, Withdrawal, WithdrawalStatus
 

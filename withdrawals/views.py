@@ -9,11 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.selectors import tutor_earnings
-from tutoring.api.errors import ApplicationError
 from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStaff, IsTutor
 from tutoring.api.ratelimit import PAYMENT_THROTTLES
 from tutoring.api.validation import validated
+from tutoring.errors import ApplicationError
 from withdrawals import selectors, services
 from withdrawals.serializers import (
     AccountDetailOut,

@@ -14,15 +14,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import Unauthorized
 from tutoring.models import User
 
 MISSING = "Authentication credentials were not provided."
 INVALID = "The access token is invalid or expired."
-
-
-class Unauthorized(ApplicationError):
-    status_code = 401
 
 
 def token_from_query(query_string: bytes | str) -> str | None:

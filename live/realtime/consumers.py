@@ -1,7 +1,7 @@
 """The native WebSocket transport at `/ws/live/?token=<access JWT>` (CONTRACT §7).
 
 JSON text frames `{"event", "data", "ack"}` both ways, with the events, payloads and answers of the
-socket.io transport (the same `handlers.dispatch`). A frame with an `ack` id is answered with
+socket.io transport (the same `events.dispatch`). A frame with an `ack` id is answered with
 `{"event": "ack", "ack": id, "data": ...}` or `{"event": "ack", "ack": id, "error": {statusCode, message}}`;
 an error for a frame without one comes as `{"event": "error", "data": {statusCode, message}}`.
 A missing, invalid or expired token closes the socket with code 4401 right after the handshake.
@@ -19,9 +19,10 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from live.realtime import handlers
-from live.realtime.auth import Unauthorized, authenticate, token_from_query
+from live.realtime import events
+from live.realtime.auth import authenticate, token_from_query
 from live.realtime.hub import hub
+from tutoring import errors
 
 CLOSE_UNAUTHORIZED = 4401
 
@@ -29,18 +30,18 @@ CLOSE_UNAUTHORIZED = 4401
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     # No per-consumer channel: events come from the hub (see the module docstring).
     channel_layer_alias = None
-    client: handlers.Client | None = None
+    client: events.Client | None = None
     closed = False
 
     async def connect(self) -> None:
         try:
             user = await authenticate(token_from_query(self.scope.get("query_string", b"")))
-        except Unauthorized:
+        except errors.Unauthorized:
             # Accept first: a close code only reaches the client over an open WebSocket.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        self.client = handlers.Client(user=user, subscribe=self._subscribe, unsubscribe=self._unsubscribe)
+        self.client = events.connect(user=user, subscribe=self._subscribe, unsubscribe=self._unsubscribe)
         await self.accept()
 
     async def _subscribe(self, session_id: str) -> None:
@@ -65,19 +66,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "error", "data": _bad_frame()})
             return
         ack = frame.get("ack")
-        result = await handlers.dispatch(self.client, frame["event"], frame.get("data"))
+        result = await events.dispatch(self.client, frame["event"], frame.get("data"))
         if ack is not None:
-            if handlers.is_error(result):
+            if events.is_error(result):
                 await self.send_json({"event": "ack", "ack": ack, "error": result})
             else:
                 await self.send_json({"event": "ack", "ack": ack, "data": result["data"]})
-        elif handlers.is_error(result):
+        elif events.is_error(result):
             await self.send_json({"event": "error", "data": result})
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
         if self.client is not None:
-            await handlers.disconnect(self.client)
+            await events.disconnect(self.client)
 
 
 def _bad_frame() -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The seed's client works unchanged: `io('/live', {auth: {token}})`, polling first, then websocket. The
 connect packet's `auth.token` (or `?token=`) is checked before the namespace accepts the socket; a bad
 one is refused with `err.data = {statusCode: 401, message}`. Every other event goes to
-`live.realtime.handlers.dispatch`; its answer is the ack when the client asked for one, and an error
+`live.realtime.events.dispatch`; its answer is the ack when the client asked for one, and an error
 without an ack comes back as an `error` event.
 
 Rooms are python-socketio's in-process rooms (one per session id); they are fed only by the bus,
@@ -19,9 +19,10 @@ from typing import Any
 
 import socketio
 
-from live.realtime import handlers
-from live.realtime.auth import Unauthorized, authenticate, token_from_query
+from live.realtime import events
+from live.realtime.auth import authenticate, token_from_query
 from live.realtime.hub import hub
+from tutoring import errors
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class LiveServer(socketio.AsyncServer):
 class LiveNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str = NAMESPACE):
         super().__init__(namespace)
-        self.clients: dict[str, handlers.Client] = {}
+        self.clients: dict[str, events.Client] = {}
 
     async def _deliver(self, session_id: str, event: str, data: dict) -> None:
         await self.emit(event, data, room=session_id)
@@ -55,8 +56,8 @@ class LiveNamespace(socketio.AsyncNamespace):
             token = token_from_query(environ.get("QUERY_STRING", ""))
         try:
             user = await authenticate(token)
-        except Unauthorized as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, handlers.error_body(exc)) from None
+        except errors.Unauthorized as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()) from None
 
         async def subscribe(session_id: str) -> None:
             # The whole room is one member of the hub: one emit per event reaches all its sockets.
@@ -67,12 +68,12 @@ class LiveNamespace(socketio.AsyncNamespace):
             await self.leave_room(sid, session_id)
             await hub.discard(session_id, self)
 
-        self.clients[sid] = handlers.Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
+        self.clients[sid] = events.connect(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         client = self.clients.pop(sid, None)
         if client is not None:
-            await handlers.disconnect(client)
+            await events.disconnect(client)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -81,8 +82,8 @@ class LiveNamespace(socketio.AsyncNamespace):
         client = self.clients.get(sid)
         if client is None:  # pragma: no cover -- python-socketio only delivers events of connected sockets
             return None
-        result = await handlers.dispatch(client, event, data)
-        if handlers.is_error(result) and not _wants_ack.get():
+        result = await events.dispatch(client, event, data)
+        if events.is_error(result) and not _wants_ack.get():
             await self.emit("error", result, to=sid)
         return result
 

@@ -18,7 +18,7 @@ from live import services
 from live.models import Message
 from live.realtime import abroadcast
 from live.serializers import MessageOut
-from tutoring.api.errors import ApplicationError, RateLimited
+from tutoring.errors import ApplicationError
 from tutoring.models import User
 
 logger = logging.getLogger(__name__)
@@ -28,31 +28,21 @@ MAX_BATCH = 200
 Item = tuple[User, str, Any, asyncio.Future]
 
 
-def _store(items: list[tuple[User, str, Any]], rate_check) -> list[dict | ApplicationError]:
-    """In a database thread: count each message, store those within the limit, shape what was stored."""
-    results: list[dict | ApplicationError | None] = [None] * len(items)
-    drafts, positions = [], []
-    for i, (user, session_id, content) in enumerate(items):
-        try:
-            # Counted before anything is stored: a refused message is neither stored nor sent.
-            rate_check(user)
-        except RateLimited as exc:
-            results[i] = exc
-            continue
-        drafts.append(services.MessageDraft(session_id=session_id, sender=user, content=content))
-        positions.append(i)
-    outcomes = services.messages_store(drafts=drafts)
-    stored = [m for m in outcomes if isinstance(m, Message)]
-    shaped = iter(MessageOut(stored, many=True).data)
-    for i, outcome in zip(positions, outcomes, strict=True):
-        results[i] = outcome if isinstance(outcome, ApplicationError) else dict(next(shaped))
-    return results
+def _store(items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
+    """In a database thread: store the messages (the chat service counts and checks each), shape them."""
+    outcomes = services.messages_store(
+        drafts=[
+            services.MessageDraft(session_id=session_id, sender=user, content=content)
+            for user, session_id, content in items
+        ]
+    )
+    shaped = iter(MessageOut([m for m in outcomes if isinstance(m, Message)], many=True).data)
+    return [outcome if isinstance(outcome, ApplicationError) else dict(next(shaped)) for outcome in outcomes]
 
 
 class ChatWriter:
-    def __init__(self, run_in_thread, rate_check):
+    def __init__(self, run_in_thread):
         self._run_in_thread = run_in_thread
-        self._rate_check = rate_check
         self._pending: list[Item] = []
         self._task: asyncio.Task | None = None
 
@@ -68,7 +58,7 @@ class ChatWriter:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                results = await self._run_in_thread(_store)([item[:3] for item in batch], self._rate_check)
+                results = await self._run_in_thread(_store)([item[:3] for item in batch])
             except Exception as exc:  # the database is down: every sender in the batch is told
                 logger.exception("realtime: storing %d chat messages failed", len(batch))
                 for *_, future in batch:
@@ -92,9 +82,9 @@ class ChatWriter:
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChatWriter] = weakref.WeakKeyDictionary()
 
 
-def writer_for_loop(run_in_thread, rate_check) -> ChatWriter:
+def writer_for_loop(run_in_thread) -> ChatWriter:
     loop = asyncio.get_running_loop()
     writer = _writers.get(loop)
     if writer is None:
-        writer = _writers[loop] = ChatWriter(run_in_thread, rate_check)
+        writer = _writers[loop] = ChatWriter(run_in_thread)
     return writer

@@ -1,8 +1,12 @@
 import factory
 from django.utils import timezone
 
-from live.models import Participant, Session, SessionStatus
+from live import services
+from live.models import Message, Participant, Session, SessionStatus
+from live.realtime import broadcast
+from live.serializers import MessageOut
 from payments import ledger
+from tutoring.errors import ApplicationError
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import BookingFactory
 
@@ -43,3 +47,15 @@ class ActiveSessionFactory(SessionFactory):
 
     status = SessionStatus.ACTIVE
     actual_start_time = factory.LazyFunction(timezone.now)
+
+
+def store_one(*, session_id, sender, content) -> Message:
+    """One chat message stored by the chat service and published after commit, as the realtime writer
+    does for each message of a batch; its error raised."""
+    (result,) = services.messages_store(
+        drafts=[services.MessageDraft(session_id=session_id, sender=sender, content=content)]
+    )
+    if isinstance(result, ApplicationError):
+        raise result
+    broadcast(result.session_id, services.MESSAGE, dict(MessageOut(result).data))
+    return result

@@ -8,9 +8,8 @@ import pytest
 import yaml
 
 from live.models import Participant, Session, SessionStatus
-from live.services import message_create
 from live.tests.conftest import API_KEY_SECRET
-from live.tests.factories import ActiveSessionFactory, SessionFactory
+from live.tests.factories import ActiveSessionFactory, SessionFactory, store_one
 from live.tests.shapes import SESSION_KEYS
 from live.video.sandbox import sandbox_credentials
 from payments.ledger import tutor_share
@@ -326,7 +325,7 @@ def test_whole_life_cycle(client_for, booking, subscribe, django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=True):
         started = data(tutor.post(f"{path}/start"))
     with django_capture_on_commit_callbacks(execute=True):
-        message_create(session_id=session_id, sender=booking.student, content="  hello  ")
+        store_one(session_id=session_id, sender=booking.student, content="  hello  ")
     with django_capture_on_commit_callbacks(execute=True):
         ended = data(tutor.post(f"{path}/end"))
     events = [subscriber.receive() for _ in range(3)]

@@ -10,7 +10,7 @@ from live.tests.conftest import ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID
 from live.video import get_video_provider
 from live.video.sandbox import SandboxVideoProvider, sandbox_credentials
 from live.video.twilio import TwilioVideoProvider
-from tutoring.api.errors import ProviderError
+from tutoring.errors import ProviderError
 from tutoring.tests.servers import free_port
 
 CALLBACK = "https://class.example.test/api/webhooks/twilio/video"

@@ -17,7 +17,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from live.video import AccessGrant, Room, VideoProvider, signed_access_token, status_callback_url
-from tutoring.api.errors import ProviderError
+from tutoring.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from stripe import InvalidRequestError, RequestsClient, StripeClient, StripeError
 
 from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult
-from tutoring.api.errors import ProviderError
+from tutoring.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 

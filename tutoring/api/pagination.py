@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.serializers import Serializer
 
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import ApplicationError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -9,17 +9,9 @@ else the client IP, and answer 429 with `Retry-After` through the one error path
 from __future__ import annotations
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework.throttling import BaseThrottle
 
-from tutoring.api.errors import RateLimited
-
-
-def check_rate(request, *, group: str, rate: str, key: str = "user_or_ip") -> None:
-    """Count one hit for `group` and raise `RateLimited` when over `rate` (e.g. "100/m")."""
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
-    if usage is not None and usage["should_limit"]:
-        raise RateLimited(f"Rate limit exceeded: {rate.replace('/', ' per ')}.", retry_after=usage["time_left"])
+from tutoring.ratelimit import check_rate
 
 
 class _RateLimit(BaseThrottle):

@@ -22,7 +22,7 @@ import socketio
 import uvicorn
 from django.db import connection
 
-from live.realtime import handlers
+from live.realtime import events
 from live.tests.factories import SessionFactory
 from tutoring.tests.servers import free_port
 
@@ -69,8 +69,31 @@ class ThreadedServer:
         self.thread.join(10)
 
 
+# The connections the test server has open, both transports: opened by `events.connect`, closed by
+# `events.disconnect` (wrapped once per run by `threaded_server`).
+open_clients: set[events.Client] = set()
+
+
+def _track_connections() -> None:
+    connect, disconnect = events.connect, events.disconnect
+
+    def tracked_connect(**kwargs):
+        client = connect(**kwargs)
+        open_clients.add(client)
+        return client
+
+    async def tracked_disconnect(client):
+        try:
+            await disconnect(client)
+        finally:
+            open_clients.discard(client)
+
+    events.connect, events.disconnect = tracked_connect, tracked_disconnect
+
+
 @pytest.fixture(scope="session")
 def threaded_server(django_db_setup, django_db_blocker):
+    _track_connections()
     server = ThreadedServer()
     server.start()
     yield server
@@ -102,9 +125,9 @@ def settle() -> None:
     """Wait until the server has finished with every connection: a disconnect writes to the database,
     and SQLite's shared in-memory test database refuses a read that overlaps a write."""
     deadline = time.monotonic() + WAIT * 2
-    while handlers.open_clients and time.monotonic() < deadline:
+    while open_clients and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not handlers.open_clients, f"connections left open: {handlers.open_clients}"
+    assert not open_clients, f"connections left open: {open_clients}"
 
 
 @pytest.fixture(autouse=True)

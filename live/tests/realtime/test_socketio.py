@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from datetime import timedelta
 
 import pytest
 import requests
+import socketio
 from asgiref.sync import async_to_sync, sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -290,7 +292,7 @@ def test_joining_and_disconnecting_tell_the_room(realtime_server, live_session):
 def presence_count(session_id, user):
     from django.core.cache import cache
 
-    from live.realtime.handlers import _presence_key
+    from live.realtime.events import _presence_key
 
     return cache.get(_presence_key(session_id, user.pk))
 
@@ -398,3 +400,13 @@ def test_the_61st_message_in_a_minute_is_refused_and_not_stored(realtime_server,
     assert acks[60]["retryAfter"] >= 1
     assert Message.objects.filter(session=live_session).count() == 60
     assert not Message.objects.filter(content="m60").exists()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_private_override_still_fits_the_pinned_python_socketio():
+    """`LiveServer` overrides python-socketio's private `_handle_event_internal` to learn whether an event
+    carries an ack id (errors without one come as an `error` event). A release that renames or reshapes
+    it must fail here, not silently send every error as an ack."""
+    assert "_handle_event_internal" in vars(socketio.AsyncServer)
+    params = list(inspect.signature(socketio.AsyncServer._handle_event_internal).parameters)
+    assert params == ["self", "server", "sid", "eio_sid", "data", "namespace", "id"]

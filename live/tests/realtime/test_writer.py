@@ -8,9 +8,10 @@ import uuid
 import pytest
 
 from live.models import Message
-from live.realtime import handlers, writer
+from live.realtime import events, writer
+from live.realtime.hub import hub
 from live.tests.factories import ActiveSessionFactory
-from tutoring.api.errors import ApplicationError
+from tutoring.errors import ApplicationError
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.utils import fresh_window_user
 
@@ -23,9 +24,9 @@ def batches(monkeypatch):
     sizes: list[int] = []
     store = writer._store
 
-    def counting(items, rate_check):
+    def counting(items):
         sizes.append(len(items))
-        return store(items, rate_check)
+        return store(items)
 
     monkeypatch.setattr(writer, "_store", counting)
     return sizes
@@ -33,7 +34,7 @@ def batches(monkeypatch):
 
 def burst(in_server_loop, submissions):
     async def send():
-        chat = writer.writer_for_loop(handlers._db, handlers.chat_rate_check)
+        chat = writer.writer_for_loop(events._db)
         jobs = [chat.submit(user, session_id, content) for user, session_id, content in submissions]
         return await asyncio.gather(*jobs, return_exceptions=True)
 
@@ -70,3 +71,36 @@ def test_a_lone_message_goes_at_once(in_server_loop, batches):
     session = ActiveSessionFactory()
     (result,) = burst(in_server_loop, [(session.booking.tutor, str(session.pk), "hello")])
     assert result["content"] == "hello" and batches == [1]
+
+
+def test_stored_trimmed_and_published(in_server_loop):
+    """What the writer stores reaches the session's subscribers through the bus, as stored."""
+    session = ActiveSessionFactory()
+    sid = str(session.pk)
+
+    async def scenario():
+        published: asyncio.Queue = asyncio.Queue()
+
+        async def deliver(event, data):
+            await published.put({"event": event, "data": data})
+
+        await hub.add(sid, "test", deliver)
+        try:
+            await writer.writer_for_loop(events._db).submit(session.booking.tutor, sid, "  hi\n")
+            return await asyncio.wait_for(published.get(), 10)
+        finally:
+            await hub.discard(sid, "test")
+
+    event = in_server_loop(scenario)
+    message = Message.objects.get()
+    assert message.content == "hi"
+    assert event == {
+        "event": "message",
+        "data": {
+            "id": str(message.pk),
+            "sessionId": sid,
+            "senderId": str(session.booking.tutor_id),
+            "content": "hi",
+            "timestamp": message.created_at.isoformat(timespec="milliseconds"),
+        },
+    }

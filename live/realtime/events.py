@@ -1,11 +1,11 @@
-"""The realtime events of CONTRACT §7, once for both transports.
+"""The realtime events (docs/realtime.md), once for both transports.
 
-A transport (the socket.io namespace, the Channels consumer) authenticates a connection, wraps it in a
-`Client` that knows how to subscribe that connection to a session's events, and hands every client
-event to `dispatch`, which answers `{"data": ...}` or the error body `{statusCode, message}`. Rules live
-in `live.services`; this module checks what only a connection knows (has it joined?) and counts the
-chat limit. Each event costs one thread hop to the database (`join` two: see `join`; chat messages
-share theirs, see `live.realtime.writer`).
+A transport (the socket.io namespace, the Channels consumer) authenticates a connection, opens it here
+(`connect`, with how to subscribe that connection to a session's events), hands every client event to
+`dispatch`, which answers `{"data": ...}` or the error body `{statusCode, message}`, and closes it with
+`disconnect`. Rules live in `live.services` (the chat limit included); this module checks what only a
+connection knows (has it joined?). Each event costs one thread hop to the database (`join` two: see
+`join`; chat messages share theirs, see `live.realtime.writer`).
 
 Events reach clients only through the bus (`live.realtime.broadcast` from the services after commit,
 or `abroadcast` from the chat writer once a batch is stored), so a message stored through one
@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
 from live import selectors, services
 from live.realtime.writer import writer_for_loop
 from live.serializers import MessageOut, ParticipantOut, SessionOut
-from tutoring.api.errors import REASONS, ApplicationError, Forbidden, RateLimited
-from tutoring.api.ratelimit import check_rate
+from tutoring.api.errors import REASONS
+from tutoring.errors import ApplicationError, Forbidden
 from tutoring.models import User
 
 logger = logging.getLogger(__name__)
@@ -41,10 +40,6 @@ NOT_JOINED = "Join the session first."
 PRESENCE_TTL = 12 * 3600
 
 
-# Every open connection of this process, both transports (for introspection and orderly shutdown).
-open_clients: set[Client] = set()
-
-
 @dataclass(eq=False)
 class Client:
     """One realtime connection of either transport: its user and the sessions it has joined."""
@@ -53,9 +48,6 @@ class Client:
     subscribe: Callable[[str], Awaitable[None]]
     unsubscribe: Callable[[str], Awaitable[None]]
     sessions: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        open_clients.add(self)
 
 
 def _db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -66,15 +58,6 @@ def _db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     database must not be written from two threads at once, so there they share Django's one thread.
     """
     return database_sync_to_async(fn, thread_sensitive=connection.vendor == "sqlite")
-
-
-def error_body(exc: ApplicationError) -> dict[str, Any]:
-    body: dict[str, Any] = {"statusCode": exc.status_code, "message": exc.message}
-    if exc.errors is not None:
-        body["errors"] = exc.errors
-    if isinstance(exc, RateLimited):
-        body["retryAfter"] = exc.retry_after
-    return body
 
 
 def is_error(result: dict[str, Any]) -> bool:
@@ -174,15 +157,10 @@ async def leave(client: Client, data: Any) -> dict[str, Any]:
     return {"sessionId": session_id}
 
 
-def chat_rate_check(user: User) -> None:
-    """Count one chat message of `user` (RATE_LIMIT_CHAT) in the shared cache, whatever the transport."""
-    check_rate(None, group="chat", rate=settings.RATE_LIMIT_CHAT, key=lambda group, request: str(user.pk))
-
-
 async def message(client: Client, data: Any) -> dict[str, Any]:
     """Counted, stored, then published (by the process's chat writer, with whatever arrives alongside)."""
     session_id = _joined(client, data)
-    return await writer_for_loop(_db, chat_rate_check).submit(client.user, session_id, data.get("content"))
+    return await writer_for_loop(_db).submit(client.user, session_id, data.get("content"))
 
 
 def _participant_update(user: User, session_id: str, updates: Any) -> dict[str, Any]:
@@ -211,10 +189,17 @@ async def dispatch(client: Client, event: str, data: Any) -> dict[str, Any]:
             raise ApplicationError(f"Unknown event {event!r}.")
         return {"data": await handler(client, data)}
     except ApplicationError as exc:
-        return error_body(exc)
+        return exc.body()
     except Exception:
         logger.exception("realtime: %s failed", event)
         return {"statusCode": 500, "message": REASONS[500]}
+
+
+def connect(
+    *, user: User, subscribe: Callable[[str], Awaitable[None]], unsubscribe: Callable[[str], Awaitable[None]]
+) -> Client:
+    """An authenticated connection of either transport opened; `disconnect` it when it closes."""
+    return Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
 
 
 def _disconnect(user: User, session_ids: list[str]) -> None:
@@ -227,12 +212,9 @@ def _disconnect(user: User, session_ids: list[str]) -> None:
 
 async def disconnect(client: Client) -> None:
     """The connection is gone: leave every session it had joined."""
-    try:
-        session_ids = sorted(client.sessions)
-        client.sessions.clear()
-        for session_id in session_ids:
-            await client.unsubscribe(session_id)
-        if session_ids:
-            await _db(_disconnect)(client.user, session_ids)
-    finally:
-        open_clients.discard(client)
+    session_ids = sorted(client.sessions)
+    client.sessions.clear()
+    for session_id in session_ids:
+        await client.unsubscribe(session_id)
+    if session_ids:
+        await _db(_disconnect)(client.user, session_ids)

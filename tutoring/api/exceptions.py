@@ -11,13 +11,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tutoring.api.errors import (
-    REASONS,
-    ApplicationError,
-    ProviderError,
-    RateLimited,
-    error_body,
-)
+from tutoring.api.errors import REASONS, error_body
+from tutoring.errors import ApplicationError, ProviderError, RateLimited
 
 logger = logging.getLogger("tutoring.api")
 

@@ -1,0 +1,78 @@
+"""The domain's errors: what services raise when a request cannot be done (docs/api.md "Errors").
+
+Each carries the HTTP status it maps to, so every caller renders it the same way: the REST API as the
+error body (`tutoring.api.exceptions`), the realtime transports as an error ack (`live.realtime.events`),
+the admin as a message. Nothing here knows about HTTP requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROVIDER_FAILED = "A payment or video provider failed; nothing was changed. Try again later."
+
+
+class ApplicationError(Exception):
+    """A failure a client can act on, raised by services with the HTTP status it maps to."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, status_code: int | None = None, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        """`{statusCode, message}` (+ `errors`): the part of the error body the error itself knows."""
+        body: dict[str, Any] = {"statusCode": self.status_code, "message": self.message}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+class Unauthorized(ApplicationError):
+    status_code = 401
+
+
+class Forbidden(ApplicationError):
+    status_code = 403
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+
+
+class RateLimited(ApplicationError):
+    status_code = 429
+
+    def __init__(self, message: str = "Rate limit exceeded.", *, retry_after: int = 60):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "retryAfter": self.retry_after}
+
+
+class ProviderError(ApplicationError):
+    """A provider (Stripe, Twilio) failed. The message is safe to show; the cause goes to the log.
+
+    `refused` is True only when the provider answered that it will not do it (a 4xx about the request
+    itself), so nothing was created there; timeouts, 5xx and lost connections leave the outcome
+    unknown, and callers must then keep the money where it is and retry with the same idempotency key.
+    """
+
+    status_code = 502
+
+    def __init__(
+        self, message: str = PROVIDER_FAILED, *, provider: str = "provider", refused: bool = False, reason: str = ""
+    ):
+        super().__init__(message)
+        self.provider = provider
+        self.refused = refused
+        self.reason = reason
