@@ -1,6 +1,7 @@
 """Shared fixtures: API clients, users of each role, per-test isolation of the shared cache."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -9,6 +10,12 @@ from rest_framework.test import APIClient
 
 from tutoring.tests.factories import StaffFactory, StudentFactory, TutorFactory
 from tutoring.tests.utils import bearer
+
+
+def pytest_configure(config):
+    # whitenoise serves STATIC_ROOT as collected in production; tests serve from the finders, and an
+    # empty STATIC_ROOT keeps whitenoise from warning that it is missing.
+    Path(django_settings.STATIC_ROOT).mkdir(exist_ok=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -72,18 +72,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
-    @property
-    def is_tutor(self) -> bool:
-        return self.role == Role.TUTOR
-
-    @property
-    def is_student(self) -> bool:
-        return self.role == Role.STUDENT
-
-    @property
-    def is_staff_member(self) -> bool:
-        return self.role == Role.STAFF
-
 
 class TutorProfile(models.Model):
     user = models.OneToOneField(

@@ -100,7 +100,9 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="tutoring")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "tutoring.cache.RedisCache",
+            # django-redis keeps one client per server and increments in one round trip (a Lua script),
+            # which the rate limiter does on every request.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -109,36 +111,22 @@ if REDIS_URL:
     # each process subscribes to while it has members: one PUBLISH per event, nothing queued per
     # receiver, and a membership lasts as long as the subscription (no group expiry to outlive).
     # Delivery is at most once; a client that missed events re-joins (its ack carries the history).
-    # CHANNEL_LAYER=core selects the queue layer (channels_redis.core): under load it spent ~25% more
-    # CPU per chat message and, its process-wide queue full, dropped events (bench/README.md).
-    _channel_host = {
-        "address": REDIS_URL,
-        # redis-py 8 gives every socket a 5 s read timeout by default, as long as channels-redis's
-        # blocking reads: idle receives would fail every 5 s. Blocking reads get a longer bound.
-        "socket_timeout": env.float("CHANNEL_SOCKET_TIMEOUT", default=30),
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 gives every socket a 5 s read timeout by default, as long as
+                        # channels-redis's blocking reads: idle receives would fail every 5 s.
+                        "socket_timeout": env.float("CHANNEL_SOCKET_TIMEOUT", default=30),
+                    }
+                ],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi:",
+            },
+        }
     }
-    if env.str("CHANNEL_LAYER", default="pubsub") == "core":
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {
-                    "hosts": [_channel_host],
-                    "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                    # A classroom lasts hours; a member must not silently fall out of its group
-                    # (channels-redis drops group members after group_expiry seconds, default 1 day).
-                    "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=7 * 24 * 3600),
-                    "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                    "expiry": 60,
-                },
-            }
-        }
-    else:
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [_channel_host], "prefix": f"{CACHE_KEY_PREFIX}:asgi:"},
-            }
-        }
 else:
     CACHES = {
         "default": {
@@ -168,7 +156,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -223,7 +210,7 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_CACHE_PREFIX = "rl:"
 # Behind a proxy set this to the header it writes (e.g. HTTP_X_REAL_IP, see deploy/).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # Django's RedisCache (ours extends it) is atomic; just unlisted.
+SILENCED_SYSTEM_CHECKS = []
 if not REDIS_URL:
     # One process, one in-process counter: correct for the embedded default only.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
@@ -255,7 +242,6 @@ SPECTACULAR_SETTINGS = {
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=15)
 MIN_WITHDRAWAL_AMOUNT = env.int("MIN_WITHDRAWAL_AMOUNT", default=1000)
 RETURN_URL_HOSTS = env.list("RETURN_URL_HOSTS", default=[])
-DEFAULT_CURRENCY = "usd"
 # The public origin of this site, used for absolute links handed to providers (callbacks, refresh URLs).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

@@ -53,9 +53,6 @@ class SessionHub:
         self._refresh_seconds = refresh_seconds
         self._refresher: asyncio.Task | None = None
 
-    def sessions(self) -> list[str]:
-        return list(self._subscriptions)
-
     def _lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
         if lock is None:

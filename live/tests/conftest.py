@@ -44,7 +44,7 @@ def session(db):
 
 class _LayerLoop:
     """One event loop, in a thread, for every subscriber of the run: channels-redis's pub/sub layer
-    (CHANNEL_LAYER=pubsub) keeps subscriptions per event loop, so a channel must be created, joined and
+    keeps subscriptions per event loop, so a channel must be created, joined and
     read on the same one (each `async_to_sync` call would bring a new loop)."""
 
     loop: asyncio.AbstractEventLoop | None = None

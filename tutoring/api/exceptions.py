@@ -76,8 +76,6 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         else:
             message = str(detail) if detail else REASONS.get(status_code, "Error.")
         headers.update({k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")})
-        if isinstance(exc, drf_exceptions.Throttled):
-            headers["Retry-After"] = str(max(1, int(exc.wait or 1)))
     else:
         logger.error("unhandled error on %s %s", method, path, exc_info=exc)
         status_code, message = 500, REASONS[500]
