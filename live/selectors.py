@@ -13,11 +13,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from live.models import Message, Participant, ParticipantRole, Session
+from tutoring.access import PARTIES_ONLY, check_booking_access
 from tutoring.errors import Forbidden, NotFound
-from tutoring.models import Role, User
+from tutoring.models import User
 
 NOT_FOUND = "Session not found."
-PARTIES_ONLY = "Only the booking's tutor and student can do this."
 
 
 def session_uuid(session_id: Any) -> uuid.UUID | None:
@@ -53,13 +53,8 @@ def session_get_for_user(
 ) -> Session:
     """The session for an HTTP request by `user`: 404 for strangers, 403 for staff unless `staff_allowed`."""
     session = _session_get(session_id=session_id, queryset=queryset)
-    if party_role(session=session, user=user) is not None:
-        return session
-    if user.role == Role.STAFF:
-        if staff_allowed:
-            return session
-        raise Forbidden(PARTIES_ONLY)
-    raise NotFound(NOT_FOUND)
+    check_booking_access(session.booking, user, staff_allowed=staff_allowed, not_found=NOT_FOUND)
+    return session
 
 
 def session_get_for_party(*, session_id: Any, user: User) -> Session:

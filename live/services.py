@@ -25,6 +25,7 @@ from live.models import Message, Participant, Session, SessionStatus
 from live.realtime import broadcast
 from live.serializers import session_event
 from live.video import AccessGrant, get_video_provider
+from tutoring.access import PARTIES_ONLY, check_booking_access, has_role
 from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from tutoring.models import Booking, BookingStatus, Role, User
 from tutoring.ratelimit import check_rate
@@ -63,11 +64,11 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
     same room for both), then the booking row is locked and the session written only if it is still
     missing; the unique booking column settles whatever a lock cannot (SQLite has no row locks).
     """
-    booking = Booking.objects.filter(pk=booking_id).first()
-    if booking is None or not (booking.is_party(user) or user.role == Role.STAFF):
-        raise NotFound("Booking not found.")
-    if not booking.is_party(user):
-        raise Forbidden("Only the booking's tutor and student can join its class.")
+    booking = check_booking_access(
+        Booking.objects.filter(pk=booking_id).first(),
+        user,
+        forbidden="Only the booking's tutor and student can join its class.",
+    )
     existing = Session.objects.select_related("booking").filter(booking=booking).first()
     if existing is not None:
         return existing, False
@@ -96,7 +97,7 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
 def session_token_issue(*, session: Session, user: User) -> AccessGrant:
     """The caller's own provider token for the session's room; never another party's (CONTRACT §4)."""
     if selectors.party_role(session=session, user=user) is None:
-        raise Forbidden(selectors.PARTIES_ONLY)
+        raise Forbidden(PARTIES_ONLY)
     return get_video_provider().access_token(identity=str(user.pk), room_name=session.room_name)
 
 
@@ -126,7 +127,7 @@ def session_start(*, session_id: Any, user: User) -> Session:
 def session_end(*, session_id: Any, user: User) -> Session:
     """The tutor (or staff) ends the class: the provider room is completed and the booking too."""
     session = selectors.session_get_for_user(session_id=session_id, user=user, staff_allowed=True)
-    if user.pk != session.booking.tutor_id and user.role != Role.STAFF:
+    if user.pk != session.booking.tutor_id and not has_role(user, Role.STAFF):
         raise Forbidden("Only the tutor or staff can end the class.")
     return session_complete(session_id=session.pk, complete_room=True)
 
@@ -249,7 +250,7 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
         if row is None:
             results[i] = NotFound(selectors.NOT_FOUND)
         elif draft.sender.pk not in (row[1], row[2]):
-            results[i] = Forbidden(selectors.PARTIES_ONLY)
+            results[i] = Forbidden(PARTIES_ONLY)
         elif row[0] == SessionStatus.COMPLETED:
             results[i] = Conflict("The class has ended.")
         else:

@@ -8,8 +8,9 @@ from django.db.models import Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from payments.models import Account, EntryKind, LedgerBalance, Payment, Refund
+from tutoring.access import check_booking_access
 from tutoring.errors import NotFound
-from tutoring.models import Role, User
+from tutoring.models import User
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,7 @@ def tutor_earnings(*, tutor_id) -> Earnings:
 def refund_get_for_user(*, refund_id, user: User) -> Refund:
     """A refund for the booking's parties and staff; 404 for anyone else."""
     refund = Refund.objects.select_related("booking").filter(pk=refund_id).first()
-    if refund is None or not (refund.booking.is_party(user) or user.role == Role.STAFF):
-        raise NotFound("Refund not found.")
+    check_booking_access(refund and refund.booking, user, staff_allowed=True, not_found="Refund not found.")
     return refund
 
 

@@ -12,25 +12,30 @@ import logging
 import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments import ledger
 from payments.models import OPEN_REFUND_STATUSES, Payment, PaymentStatus, Refund, RefundStatus
+from payments.snapshots import lock_for_snapshot
 from payments.stripe import get_provider
+from tutoring.access import check_booking_access
 from tutoring.decisions import decide, lock_pending, rejection_note
 from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
-from tutoring.models import Booking, BookingStatus, Role, User
+from tutoring.models import Booking, BookingStatus, User
 
 logger = logging.getLogger(__name__)
+
+STUDENT_ONLY = "Only the booking's student can do this."
 
 
 def _booking_for_student(booking_id, user: User) -> Booking:
     """The booking, row-locked, if `user` is its student: 404 for strangers, 403 for its tutor and staff."""
-    booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-    if booking is None or not (booking.is_party(user) or user.role == Role.STAFF):
-        raise NotFound("Booking not found.")
+    booking = check_booking_access(
+        Booking.objects.select_for_update().filter(pk=booking_id).first(), user, forbidden=STUDENT_ONLY
+    )
     if booking.student_id != user.pk:
-        raise Forbidden("Only the booking's student can do this.")
+        raise Forbidden(STUDENT_ONLY)
     return booking
 
 
@@ -87,14 +92,11 @@ def payment_apply_snapshot(*, intent: dict, event_created: int, succeeded: bool)
     match the price fixed at booking time; anything else is recorded and left for staff.
     """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("booking").filter(provider_id=intent["id"]).first()
-        if payment is None:
-            return "ignored: unknown payment intent"
-        if event_created < payment.last_event_created:
-            return "ignored: older snapshot"
+        payment = lock_for_snapshot(
+            Payment.objects, [Q(provider_id=intent["id"])], created=event_created, what="payment intent"
+        )
         if payment.status == PaymentStatus.SUCCEEDED:
             return "ignored: already succeeded"
-        payment.last_event_created = event_created
         if not succeeded:
             error = intent.get("last_payment_error") or {}
             payment.status = PaymentStatus.FAILED
@@ -232,17 +234,12 @@ def refund_apply_snapshot(*, refund_object: dict, event_created: int) -> str:
     # Match by our id in the metadata first: an event racing the approval that created the refund at
     # Stripe then waits for that approval's lock instead of missing the not-yet-committed Stripe id.
     ours = (refund_object.get("metadata") or {}).get("refund_id")
+    provider_id = refund_object.get("id")
+    lookups = [Q(pk=ours, provider_id=provider_id)] if ours and _is_uuid(ours) else []
     with transaction.atomic():
-        refund = None
-        if ours and _is_uuid(ours):
-            refund = Refund.objects.select_for_update().filter(pk=ours, provider_id=refund_object.get("id")).first()
-        if refund is None:
-            refund = Refund.objects.select_for_update().filter(provider_id=refund_object.get("id")).first()
-        if refund is None:
-            return "ignored: unknown refund"
-        if event_created < refund.last_event_created:
-            return "ignored: older snapshot"
-        refund.last_event_created = event_created
+        refund = lock_for_snapshot(
+            Refund.objects, [*lookups, Q(provider_id=provider_id)], created=event_created, what="refund"
+        )
         refund.save(update_fields=["last_event_created", "updated_at"])
         return _refund_apply_status(
             refund, refund_object.get("status") or "", refund_object.get("failure_reason") or ""

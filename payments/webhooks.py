@@ -24,6 +24,7 @@ from stripe import SignatureVerificationError, WebhookSignature
 
 from payments import services
 from payments.models import WebhookEvent
+from payments.snapshots import Ignored
 from tutoring.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,10 @@ def webhook_receive(*, payload: bytes, signature: str | None) -> tuple[WebhookEv
                 object_id=str(obj.get("id", ""))[:255],
                 payload=event,
             )
-            outcome = handler(obj, created, event) if handler else "ignored: unhandled type"
+            try:
+                outcome = handler(obj, created, event) if handler else "ignored: unhandled type"
+            except Ignored as ignored:
+                outcome = str(ignored)
             stored.outcome = outcome[:200]
             stored.save(update_fields=["outcome"])
     except IntegrityError:
@@ -146,4 +150,10 @@ def _charge_refunded(charge: dict, created: int, event: dict) -> str:
     refunds = (charge.get("refunds") or {}).get("data") or []
     if not refunds:
         return "ignored: no refund list on the charge"
-    return "; ".join(services.refund_apply_snapshot(refund_object=r, event_created=created) for r in refunds)
+    outcomes = []
+    for refund in refunds:
+        try:
+            outcomes.append(services.refund_apply_snapshot(refund_object=refund, event_created=created))
+        except Ignored as ignored:  # one unknown or stale refund must not hide the others
+            outcomes.append(str(ignored))
+    return "; ".join(outcomes)

@@ -11,7 +11,8 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.access import require_role
+from tutoring.errors import ApplicationError, Conflict, NotFound
 from tutoring.models import Role, User
 
 M = TypeVar("M", bound=Model)
@@ -19,8 +20,7 @@ M = TypeVar("M", bound=Model)
 
 def lock_pending(queryset: QuerySet[M], pk, *, staff: User, what: str) -> M:
     """The pending `what` with id `pk`, row-locked for the caller's transaction."""
-    if staff.role != Role.STAFF:
-        raise Forbidden(f"Only staff can decide {what}s.")
+    require_role(staff, Role.STAFF, f"Only staff can decide {what}s.")
     obj = queryset.select_for_update().filter(pk=pk).first()
     if obj is None:
         raise NotFound(f"{what.capitalize()} not found.")

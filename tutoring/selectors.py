@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
+from tutoring.access import check_booking_access, has_role
 from tutoring.errors import NotFound
 from tutoring.models import Booking, Role, TutorProfile, TutorSubject, User
 
@@ -26,14 +27,11 @@ def tutor_get(*, tutor_id: str) -> TutorProfile:
 
 
 def booking_list_for_user(*, user: User) -> QuerySet[Booking]:
-    if user.role == Role.STAFF:
+    if has_role(user, Role.STAFF):
         return Booking.objects.all()
     return Booking.objects.filter(Q(tutor=user) | Q(student=user))
 
 
 def booking_get_for_user(*, booking_id: str, user: User) -> Booking:
     """A booking its parties (and staff) may see; anyone else gets 404, not 403, so ids do not leak."""
-    booking = Booking.objects.filter(pk=booking_id).first()
-    if booking is None or not (booking.is_party(user) or user.role == Role.STAFF):
-        raise NotFound("Booking not found.")
-    return booking
+    return check_booking_access(Booking.objects.filter(pk=booking_id).first(), user, staff_allowed=True)

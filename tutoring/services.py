@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from payments import ledger
 from payments.services import payment_intent_cancel_for_booking
-from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.access import check_booking_access, require_role
+from tutoring.errors import ApplicationError, Conflict
 from tutoring.models import (
     Booking,
     BookingStatus,
@@ -63,8 +64,7 @@ def tutor_profile_update(
     fields: set[str],
 ) -> TutorProfile:
     """Change the named `fields` of the tutor's profile (a PATCH: absent fields stay as they are)."""
-    if user.role != Role.TUTOR:
-        raise Forbidden("Only tutors have a tutor profile.")
+    require_role(user, Role.TUTOR, "Only tutors have a tutor profile.")
     with transaction.atomic():
         profile, _ = TutorProfile.objects.select_for_update().get_or_create(user=user)
         if "hourly_rate" in fields:
@@ -91,8 +91,7 @@ def booking_create(
     bookings of one tutor are serialised and the overlap query sees every committed booking; and on
     PostgreSQL an exclusion constraint makes an overlapping pair impossible whatever code writes it.
     """
-    if student.role != Role.STUDENT:
-        raise Forbidden("Only students can book a tutor.")
+    require_role(student, Role.STUDENT, "Only students can book a tutor.")
     if start_time <= timezone.now():
         raise ApplicationError("startTime must be in the future.", errors={"startTime": ["Must be in the future."]})
     end_time = start_time + timedelta(minutes=duration_minutes)
@@ -135,9 +134,7 @@ def booking_create(
 
 def booking_cancel(*, booking_id: str, user: User) -> Booking:
     with transaction.atomic():
-        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-        if booking is None or not booking.is_party(user):
-            raise NotFound("Booking not found.")
+        booking = check_booking_access(Booking.objects.select_for_update().filter(pk=booking_id).first(), user)
         if booking.status != BookingStatus.PENDING_PAYMENT:
             raise Conflict(f"Only a booking pending payment can be cancelled (this one is {booking.status}).")
         # A cancelled booking must not be payable afterwards: cancel its PaymentIntent at Stripe first

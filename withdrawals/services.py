@@ -8,13 +8,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from payments import ledger
 from payments.selectors import tutor_earnings
+from payments.snapshots import lock_for_snapshot
 from payments.stripe import AccountResult, get_provider
+from tutoring.access import require_role
 from tutoring.decisions import decide, lock_pending, rejection_note
-from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, ProviderError
+from tutoring.errors import ApplicationError, Conflict, NotFound, ProviderError
 from tutoring.models import Role, TutorProfile, User
 from withdrawals.models import AccountStatus, ConnectedAccount, Withdrawal, WithdrawalStatus
 
@@ -24,8 +27,7 @@ REFRESH_SALT = "onboarding-refresh"
 
 
 def _require_tutor(user: User) -> None:
-    if user.role != Role.TUTOR:
-        raise Forbidden("Only tutors have payout accounts and withdrawals.")
+    require_role(user, Role.TUTOR, "Only tutors have payout accounts and withdrawals.")
 
 
 def _lock_tutor(user: User) -> TutorProfile:
@@ -150,17 +152,14 @@ def account_apply_snapshot(*, account_object: dict, event_created: int) -> str:
     from payments.stripe.real import account_result
 
     with transaction.atomic():
-        account = ConnectedAccount.objects.select_for_update().filter(provider_id=account_object.get("id")).first()
-        if account is None:
-            return "ignored: unknown account"
-        if event_created < account.last_event_created:
-            return "ignored: older snapshot"
+        account = lock_for_snapshot(
+            ConnectedAccount.objects, [Q(provider_id=account_object.get("id"))], created=event_created, what="account"
+        )
         result = account_result(account_object)
         account.status = account_status_from(result)
         account.payouts_enabled = result.payouts_enabled
         account.transfers_active = result.transfers_active
         account.disabled_reason = result.disabled_reason[:100]
-        account.last_event_created = event_created
         account.save()
         return f"account {account.status}"
 
@@ -169,15 +168,12 @@ def account_apply_payout(*, account_id: str, payout: dict, event_created: int) -
     """`payout.paid`/`payout.failed` on a connected account: shown to staff, no ledger movement
     (the money left the platform with the transfer; the payout moves it from Stripe to the bank)."""
     with transaction.atomic():
-        account = ConnectedAccount.objects.select_for_update().filter(provider_id=account_id).first()
-        if account is None:
-            return "ignored: unknown account"
-        if event_created < account.last_event_created:
-            return "ignored: older snapshot"
+        account = lock_for_snapshot(
+            ConnectedAccount.objects, [Q(provider_id=account_id)], created=event_created, what="account"
+        )
         account.last_payout_id = payout.get("id", "")[:255]
         account.last_payout_status = (payout.get("status") or "")[:32]
         account.last_payout_failure = (payout.get("failure_message") or payout.get("failure_code") or "")[:200]
-        account.last_event_created = event_created
         account.save()
         return f"payout {account.last_payout_status}"
 
@@ -262,12 +258,9 @@ def withdrawal_reject(*, withdrawal_id, staff: User, note: str) -> Withdrawal:
 def withdrawal_apply_reversal(*, transfer: dict, event_created: int) -> str:
     """`transfer.reversed`: the money came back, so a paid withdrawal fails and the balance is restored."""
     with transaction.atomic():
-        withdrawal = Withdrawal.objects.select_for_update().filter(transfer_id=transfer.get("id")).first()
-        if withdrawal is None:
-            return "ignored: unknown transfer"
-        if event_created < withdrawal.last_event_created:
-            return "ignored: older snapshot"
-        withdrawal.last_event_created = event_created
+        withdrawal = lock_for_snapshot(
+            Withdrawal.objects, [Q(transfer_id=transfer.get("id"))], created=event_created, what="transfer"
+        )
         if withdrawal.status != WithdrawalStatus.PAID:
             withdrawal.save(update_fields=["last_event_created", "updated_at"])
             return f"ignored: withdrawal is {withdrawal.status}"

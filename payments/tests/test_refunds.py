@@ -6,8 +6,9 @@ import pytest
 
 from payments.models import Refund, RefundStatus, WebhookEvent
 from payments.selectors import tutor_earnings
-from payments.stripe.sandbox import deliver
+from payments.stripe.sandbox import deliver, signed_event
 from payments.tests.factories import paid_booking
+from payments.webhooks import webhook_receive
 from tutoring.models import BookingStatus
 from tutoring.services import booking_complete
 from tutoring.tests.factories import BookingFactory, StudentFactory
@@ -135,9 +136,6 @@ class TestDecisions:
             "metadata": {"refund_id": str(stored.pk)},
         }
 
-        from payments.stripe.sandbox import signed_event
-        from payments.webhooks import webhook_receive
-
         def send(status, created, **extra):
             payload, signature = signed_event(
                 "refund.updated", {**snapshot, "status": status, **extra}, created=created
@@ -186,6 +184,22 @@ class TestDecisions:
             },
         }
         deliver("charge.refunded", charge)
+        assert Refund.objects.get().status == RefundStatus.SUCCEEDED
+
+    def test_charge_refunded_with_an_unknown_refund_still_settles_ours(self, client_for, staff):
+        booking = paid_booking()
+        refund = data(request_refund(client_for, booking), 201)
+        data(client_for(staff).post(f"{REFUNDS}/{refund['id']}/approve", {}))
+        stored = Refund.objects.get()
+        refunds = [
+            {"id": "re_not_ours", "object": "refund", "status": "succeeded", "amount": 100},
+            {"id": stored.provider_id, "object": "refund", "status": "succeeded", "amount": 6000},
+        ]
+        payload, signature = signed_event(
+            "charge.refunded", {"id": "ch_1", "object": "charge", "refunds": {"data": refunds}}
+        )
+        outcome = webhook_receive(payload=payload, signature=signature)[1]
+        assert outcome == "ignored: unknown refund; refund succeeded"
         assert Refund.objects.get().status == RefundStatus.SUCCEEDED
 
 

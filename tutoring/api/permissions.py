@@ -1,5 +1,9 @@
+"""The API's role permissions: the same check the services make (`tutoring.access.require_role`),
+applied before an action runs so a wrong role gets its 403 before any validation."""
+
 from rest_framework.permissions import IsAuthenticated
 
+from tutoring.access import require_role
 from tutoring.models import Role
 
 
@@ -7,7 +11,10 @@ class _HasRole(IsAuthenticated):
     role = ""
 
     def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and request.user.role == self.role
+        if not super().has_permission(request, view):
+            return False  # 401: not signed in at all
+        require_role(request.user, self.role, self.message)
+        return True
 
 
 class IsTutor(_HasRole):
