@@ -21,7 +21,7 @@ from payments.snapshots import lock_for_snapshot
 from payments.stripe import get_provider
 from tutoring.access import check_booking_access
 from tutoring.decisions import decide, lock_pending, rejection_note
-from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound
+from tutoring.errors import ApplicationError, Conflict, Forbidden
 from tutoring.models import Booking, BookingStatus, User
 
 logger = logging.getLogger(__name__)
@@ -135,32 +135,6 @@ def payment_apply_snapshot(*, intent: dict, event_created: int, succeeded: bool)
         booking.save(update_fields=["status", "updated_at"])
         ledger.record_payment(booking=booking, amount=payment.amount)
         return "booking paid"
-
-
-def payment_sandbox_confirm(*, payment_intent_id: str, user: User, outcome: str = "succeeded") -> Payment:
-    """Sandbox only: the student "pays" (or the card is declined); Stripe's event goes through the webhook."""
-    from payments.selectors import payment_get_for_student
-    from payments.stripe.sandbox import deliver, payment_intent_snapshot
-
-    if not get_provider().sandbox:
-        raise NotFound("Not found.")
-    payment = payment_get_for_student(provider_id=payment_intent_id, user=user)
-    if payment.booking.status != BookingStatus.PENDING_PAYMENT or payment.status == PaymentStatus.SUCCEEDED:
-        raise Conflict(f"This booking is {payment.booking.status}; there is nothing to pay.")
-    if outcome == "succeeded":
-        deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))
-    else:
-        error = {
-            "type": "card_error",
-            "code": "card_declined",
-            "decline_code": "generic_decline",
-            "message": "Your card was declined.",
-        }
-        snapshot = payment_intent_snapshot(payment, status="requires_payment_method", last_payment_error=error)
-        deliver("payment_intent.payment_failed", snapshot)
-    payment.refresh_from_db()
-    payment.booking.refresh_from_db()
-    return payment
 
 
 # --- refunds -------------------------------------------------------------------------------------

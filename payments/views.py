@@ -16,6 +16,7 @@ from payments.serializers import (
     SandboxConfirmIn,
     SandboxConfirmOut,
 )
+from payments.stripe import sandbox
 from tutoring.api.permissions import IsStaff, IsStudent
 from tutoring.api.ratelimit import PAYMENT_THROTTLES
 from tutoring.api.validation import validated
@@ -45,7 +46,7 @@ class SandboxConfirmView(APIView):
     )
     def post(self, request):
         v = validated(SandboxConfirmIn, request)
-        payment = services.payment_sandbox_confirm(
+        payment = sandbox.payment_sandbox_confirm(
             payment_intent_id=v["paymentIntentId"], user=request.user, outcome=v["outcome"]
         )
         body = {

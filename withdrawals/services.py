@@ -122,31 +122,6 @@ def account_link_refresh(*, token: str) -> str:
     return _onboarding_link(account, payload["return"])
 
 
-def account_sandbox_onboarding(*, token: str) -> tuple[str, str]:
-    """Sandbox only: the (account id, return URL) a sandbox onboarding link was made for."""
-    from payments.stripe.sandbox import ONBOARDING_SALT
-
-    if not get_provider().sandbox:
-        raise NotFound("Not found.")
-    try:
-        payload = signing.loads(token, salt=ONBOARDING_SALT, max_age=24 * 3600)
-    except signing.BadSignature as exc:
-        raise NotFound("This onboarding link is no longer valid.") from exc
-    if not ConnectedAccount.objects.filter(provider_id=payload["account"]).exists():
-        raise NotFound("This onboarding link is no longer valid.")
-    return payload["account"], payload["return"]
-
-
-def account_sandbox_complete(*, account_id: str) -> None:
-    """Sandbox only: the tutor finished onboarding; Stripe would now send `account.updated` (verified)."""
-    from payments.stripe.sandbox import account_snapshot, deliver
-
-    account = ConnectedAccount.objects.get(provider_id=account_id)
-    deliver(
-        "account.updated", account_snapshot(account_id, verified=True, metadata={"tutor_id": str(account.tutor_id)})
-    )
-
-
 def account_apply_snapshot(*, account_object: dict, event_created: int) -> str:
     """`account.updated`: keep our status in step with Stripe's, ignoring older snapshots."""
     from payments.stripe.real import account_result

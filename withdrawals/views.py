@@ -14,7 +14,7 @@ from tutoring.api.permissions import IsStaff, IsTutor
 from tutoring.api.ratelimit import PAYMENT_THROTTLES
 from tutoring.api.validation import validated
 from tutoring.errors import ApplicationError
-from withdrawals import selectors, services
+from withdrawals import sandbox, selectors, services
 from withdrawals.serializers import (
     AccountDetailOut,
     AccountOut,
@@ -116,10 +116,10 @@ def sandbox_onboarding(request, token):
     """Sandbox only: stands in for Stripe's hosted onboarding. Its button sends a signed
     `account.updated` (verified) through the webhook handler, then returns to the return URL."""
     try:
-        account_id, return_url = services.account_sandbox_onboarding(token=token)
+        account_id, return_url = sandbox.account_sandbox_onboarding(token=token)
     except ApplicationError as exc:
         raise Http404(exc.message) from exc
     if request.method == "POST":
-        services.account_sandbox_complete(account_id=account_id)
+        sandbox.account_sandbox_complete(account_id=account_id)
         return HttpResponseRedirect(return_url)
     return render(request, "withdrawals/sandbox_onboarding.html", {"account_id": account_id, "return_url": return_url})

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.urls import reverse
 from stripe import WebhookSignature
 
-from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult
+from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult, get_provider
+from tutoring.errors import Conflict, NotFound
 
 ONBOARDING_SALT = "sandbox-onboarding"
 
@@ -158,3 +159,34 @@ def account_snapshot(account_id: str, *, verified: bool, metadata: dict | None =
         "requirements": {"currently_due": [] if verified else ["external_account"], "disabled_reason": None},
         "metadata": metadata or {},
     }
+
+
+# --- what a person does on Stripe's pages -----------------------------------------------------------
+
+
+def payment_sandbox_confirm(*, payment_intent_id: str, user, outcome: str = "succeeded"):
+    """The student "pays" (or the card is declined) on the sandbox's stand-in for Stripe's card form;
+    Stripe's event goes through the webhook handler. 404 with real Stripe keys."""
+    from payments.models import PaymentStatus
+    from payments.selectors import payment_get_for_student
+    from tutoring.models import BookingStatus
+
+    if not get_provider().sandbox:
+        raise NotFound("Not found.")
+    payment = payment_get_for_student(provider_id=payment_intent_id, user=user)
+    if payment.booking.status != BookingStatus.PENDING_PAYMENT or payment.status == PaymentStatus.SUCCEEDED:
+        raise Conflict(f"This booking is {payment.booking.status}; there is nothing to pay.")
+    if outcome == "succeeded":
+        deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))
+    else:
+        error = {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        }
+        snapshot = payment_intent_snapshot(payment, status="requires_payment_method", last_payment_error=error)
+        deliver("payment_intent.payment_failed", snapshot)
+    payment.refresh_from_db()
+    payment.booking.refresh_from_db()
+    return payment
