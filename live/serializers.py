@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from live.models import Message, ParticipantRole, Session, SessionStatus
@@ -84,6 +85,7 @@ class MessageOut(serializers.ModelSerializer):
         fields = ["id", "sessionId", "senderId", "content", "timestamp"]
 
 
+@extend_schema_serializer(many=False)  # a page object, not a list
 class MessageListOut(serializers.Serializer):
     messages = MessageOut(many=True)
     next = serializers.CharField(allow_null=True)

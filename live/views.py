@@ -1,9 +1,10 @@
-"""HTTP views of CONTRACT §4: validate input, call one service or selector, shape the output."""
+"""The API's classroom resource (docs/api.md "Live classroom"): one viewset for sessions, with their
+participants and messages."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from live import selectors, services
 from live.models import ParticipantRole
@@ -21,9 +22,12 @@ from live.serializers import (
 )
 from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.validation import validated
+from tutoring.api.viewsets import ApiViewSet
 
 
-class SessionCreateView(APIView):
+class SessionViewSet(ApiViewSet):
+    lookup_url_kwarg = "session_id"
+
     @extend_schema(
         request=SessionCreateIn,
         responses={201: SessionJoinOut, 200: SessionJoinOut},
@@ -31,7 +35,7 @@ class SessionCreateView(APIView):
         description="Open the class of a paid booking (201), or join the one already open (200). "
         "Only the caller's own token is filled in; the other party's is null.",
     )
-    def post(self, request):
+    def create(self, request):
         booking_id = validated(SessionCreateIn, request)["bookingId"]
         session, created = services.session_create(booking_id=booking_id, user=request.user)
         grant = services.session_token_issue(session=session, user=request.user)
@@ -43,46 +47,39 @@ class SessionCreateView(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-
-class SessionDetailView(APIView):
     @extend_schema(responses=SessionOut, tags=["live"])
-    def get(self, request, session_id):
+    def retrieve(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
         return Response(SessionOut(session).data)
 
-
-class SessionTokenView(APIView):
     @extend_schema(request=None, responses=TokenOut, tags=["live"])
-    def post(self, request, session_id):
+    @action(detail=True, methods=["post"])
+    def token(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user)
         return Response(TokenOut(services.session_token_issue(session=session, user=request.user)).data)
 
-
-class SessionStartView(APIView):
     @extend_schema(request=None, responses=SessionStartOut, tags=["live"])
-    def post(self, request, session_id):
+    @action(detail=True, methods=["post"])
+    def start(self, request, session_id):
         return Response(SessionStartOut(services.session_start(session_id=session_id, user=request.user)).data)
 
-
-class SessionEndView(APIView):
     @extend_schema(request=None, responses=SessionEndOut, tags=["live"])
-    def post(self, request, session_id):
+    @action(detail=True, methods=["post"])
+    def end(self, request, session_id):
         return Response(SessionEndOut(services.session_end(session_id=session_id, user=request.user)).data)
 
-
-class ParticipantListView(APIView):
     @extend_schema(responses=ParticipantListOut, tags=["live"], operation_id="live_sessions_participants_list")
-    def get(self, request, session_id):
+    @action(detail=True, methods=["get"])
+    def participants(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user)
         rows = selectors.participant_list(session=session)
         return Response({"participants": ParticipantOut(rows, many=True).data})
 
-
-class MessageListView(APIView):
     @extend_schema(
         parameters=PAGE_PARAMS, responses=MessageListOut, tags=["live"], operation_id="live_sessions_messages_list"
     )
-    def get(self, request, session_id):
+    @action(detail=True, methods=["get"])
+    def messages(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user)
         rows, next_cursor = paginate(
             selectors.message_list(session=session), request.query_params, time_field="created_at"

@@ -1,5 +1,6 @@
 """Input validation and output shapes of §2–3. Field names are the contract's camelCase."""
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from tutoring.api.fields import DateTimeField
@@ -43,6 +44,7 @@ class TutorOut(serializers.Serializer):
         return [row.name for row in profile.subjects.all()]
 
 
+@extend_schema_serializer(many=False)  # a page object, not a list
 class TutorListOut(serializers.Serializer):
     tutors = TutorOut(many=True)
     next = serializers.CharField(allow_null=True)
@@ -103,6 +105,7 @@ class BookingOut(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_serializer(many=False)  # a page object, not a list
 class BookingListOut(serializers.Serializer):
     bookings = BookingOut(many=True)
     next = serializers.CharField(allow_null=True)

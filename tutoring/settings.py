@@ -213,7 +213,7 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 SILENCED_SYSTEM_CHECKS = []
 if not REDIS_URL:
     # One process, one in-process counter: correct for the embedded default only.
-    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tutoring marketplace API",

@@ -7,25 +7,23 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from live.webhooks import TwilioVideoCallbackView
 from payments.webhooks import StripeWebhookView
 from tutoring import views
+from tutoring.api.routers import ApiRouter
 from tutoring.health import healthz
 from withdrawals.urls import pages as withdrawal_pages
 
 HOME_CONTEXT = {"sandbox": settings.STRIPE_SANDBOX or settings.TWILIO_SANDBOX}
 
+router = ApiRouter()
+router.register("auth", views.AuthViewSet, basename="auth")
+router.register("tutors", views.TutorViewSet, basename="tutor")
+router.register("bookings", views.BookingViewSet, basename="booking")
+
 api = [
-    path("auth/register", views.RegisterView.as_view(), name="register"),
-    path("auth/token", views.TokenView.as_view(), name="token"),
-    path("auth/token/refresh", views.TokenRefreshRotateView.as_view(), name="token-refresh"),
-    path("auth/me", views.MeView.as_view(), name="me"),
-    path("tutors", views.TutorListView.as_view(), name="tutor-list"),
-    path("tutors/me", views.TutorMeView.as_view(), name="tutor-me"),
-    path("tutors/<uuid:tutor_id>", views.TutorDetailView.as_view(), name="tutor-detail"),
-    path("bookings", views.BookingListCreateView.as_view(), name="booking-list"),
-    path("bookings/<uuid:booking_id>", views.BookingDetailView.as_view(), name="booking-detail"),
-    path("bookings/<uuid:booking_id>/cancel", views.BookingCancelView.as_view(), name="booking-cancel"),
+    *router.urls,
     path("live/", include("live.urls")),
     path("payments/", include("payments.urls")),
     path("", include("withdrawals.urls")),
+    # Provider webhooks are plain views: authenticated by their signatures, never rate limited.
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("webhooks/twilio/video", TwilioVideoCallbackView.as_view(), name="twilio-video-callback"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

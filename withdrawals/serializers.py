@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from tutoring.api.fields import DateTimeField
@@ -42,6 +43,7 @@ class WithdrawalOut(serializers.ModelSerializer):
         fields = ["id", "status", "amount", "currency", "createdAt", "decidedAt"]
 
 
+@extend_schema_serializer(many=False)  # a page object, not a list
 class WithdrawalListOut(serializers.Serializer):
     withdrawals = WithdrawalOut(many=True)
     next = serializers.CharField(allow_null=True)

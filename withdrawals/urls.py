@@ -1,16 +1,13 @@
 from django.urls import path
 
+from tutoring.api.routers import ApiRouter
 from withdrawals import views
 
-# Mounted under /api/ (CONTRACT §6 has both /api/withdrawals and /api/withdrawals/...).
-urlpatterns = [
-    path("withdrawals", views.WithdrawalListCreateView.as_view(), name="withdrawal-list"),
-    path("withdrawals/accounts", views.AccountView.as_view(), name="withdrawal-account"),
-    path("withdrawals/accounts/links", views.AccountLinkView.as_view(), name="withdrawal-account-link"),
-    path("withdrawals/stats", views.StatsView.as_view(), name="withdrawal-stats"),
-    path("withdrawals/<uuid:withdrawal_id>/approve", views.WithdrawalApproveView.as_view(), name="withdrawal-approve"),
-    path("withdrawals/<uuid:withdrawal_id>/reject", views.WithdrawalRejectView.as_view(), name="withdrawal-reject"),
-]
+# Mounted under /api/: the resources are /api/withdrawals and /api/withdrawals/accounts.
+router = ApiRouter()
+router.register("withdrawals/accounts", views.WithdrawalAccountViewSet, basename="withdrawal-account")
+router.register("withdrawals", views.WithdrawalViewSet, basename="withdrawal")
+urlpatterns = router.urls
 
 # Pages the browser opens during onboarding, outside /api/.
 pages = [

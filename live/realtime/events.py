@@ -173,7 +173,7 @@ async def participant_update(client: Client, data: Any) -> dict[str, Any]:
     return await _db(_participant_update)(client.user, session_id, data.get("updates"))
 
 
-HANDLERS: dict[str, Callable[[Client, Any], Awaitable[dict[str, Any]]]] = {
+EVENTS: dict[str, Callable[[Client, Any], Awaitable[dict[str, Any]]]] = {
     "join": join,
     "leave": leave,
     "message": message,
@@ -183,7 +183,7 @@ HANDLERS: dict[str, Callable[[Client, Any], Awaitable[dict[str, Any]]]] = {
 
 async def dispatch(client: Client, event: str, data: Any) -> dict[str, Any]:
     """Handle one client event: `{"data": ...}` or the error body."""
-    handler = HANDLERS.get(event)
+    handler = EVENTS.get(event)
     try:
         if handler is None:
             raise ApplicationError(f"Unknown event {event!r}.")

@@ -8,12 +8,18 @@ Who may call an action is the `permissions` of that action; which rate limits co
 from __future__ import annotations
 
 from rest_framework import viewsets
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 
 class ApiViewSet(viewsets.ViewSet):
     lookup_value_converter = "uuid"
     permissions: dict[str, tuple] = {}
     throttles: dict[str, tuple] = {}
+
+    def get_authenticate_header(self, request):
+        # Also for actions that take no credentials (obtaining a token): their 401 stays a 401 with the
+        # Bearer challenge instead of DRF's 403 for views without an authenticator.
+        return JWTAuthentication().authenticate_header(request)
 
     def get_permissions(self):
         classes = self.permissions.get(self.action)
