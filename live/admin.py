@@ -1,4 +1,4 @@
-"""Staff view of classrooms (CONTRACT §9): sessions with their participants and chat, read-only.
+"""Staff view of classrooms (docs/api.md "Staff"): sessions with their participants and chat, read-only.
 
 The one thing staff can do is end a class, and the action calls the same service as the API.
 """

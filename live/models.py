@@ -1,4 +1,4 @@
-"""Live classroom: one session per booking, the two participants' state, and the chat (CONTRACT §4)."""
+"""Live classroom: one session per booking, the two participants' state, and the chat (docs/api.md "Live classroom")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Over HTTP a session is visible to its booking's two parties (and to staff where a view allows it);
 anyone else gets 404, as for bookings, so session ids do not leak. Staff can see every booking, so
-for them a party-only action is 403. Realtime (CONTRACT §7) answers 403 to every non-party instead.
+for them a party-only action is 403. Realtime (docs/realtime.md) answers 403 to every non-party instead.
 """
 
 from __future__ import annotations

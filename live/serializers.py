@@ -1,4 +1,5 @@
-"""Input validation and output shapes of CONTRACT §4 (also the payloads of the realtime events)."""
+"""Input validation and output shapes of the classroom (docs/api.md "Live classroom"), also the payloads of the
+realtime events."""
 
 from __future__ import annotations
 

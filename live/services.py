@@ -1,4 +1,5 @@
-"""Every write of the live classroom: sessions, participant state and chat (CONTRACT §4, §7, §8).
+"""Every write of the live classroom: sessions, participant state and chat (docs/api.md "Live classroom",
+docs/realtime.md).
 
 Views, webhook handlers, admin actions and the realtime transports all call these. Each change that
 clients should see is published on the bus (`live.realtime.broadcast`) once its transaction commits.
@@ -95,7 +96,7 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
 
 
 def session_token_issue(*, session: Session, user: User) -> AccessGrant:
-    """The caller's own provider token for the session's room; never another party's (CONTRACT §4)."""
+    """The caller's own provider token for the session's room; never another party's (docs/api.md "Live classroom")."""
     if selectors.party_role(session=session, user=user) is None:
         raise Forbidden(PARTIES_ONLY)
     return get_video_provider().access_token(identity=str(user.pk), room_name=session.room_name)
@@ -176,7 +177,7 @@ def _participant_apply(*, session_id: Any, user_id: Any, updates: Mapping[str, b
 
 
 def participant_update(*, session_id: Any, user: User, updates: Any) -> Participant:
-    """A party changes their own state (realtime `participant_update`, CONTRACT §7)."""
+    """A party changes their own state (realtime `participant_update`, docs/realtime.md)."""
     if (
         not isinstance(updates, Mapping)
         or not updates
@@ -193,7 +194,7 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
 
 
 def participant_connection_set(*, session_id: Any, user: User, connected: bool) -> Participant | None:
-    """A party's first realtime connection to the session opened, or its last one closed (CONTRACT §7)."""
+    """A party's first realtime connection to the session opened, or its last one closed (docs/realtime.md)."""
     return _participant_apply(session_id=session_id, user_id=user.pk, updates={"isConnected": connected})
 
 
@@ -260,7 +261,7 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
     return results
 
 
-# --- provider callbacks (CONTRACT §8) ---------------------------------------------------------------
+# --- provider callbacks (docs/api.md "Webhooks") ---------------------------------------------------------------
 
 
 def _provider_updates(event: str, track_kind: str) -> dict[str, bool] | None:

@@ -1,4 +1,4 @@
-"""`POST /api/webhooks/twilio/video`: Twilio Video room status callbacks (CONTRACT §8).
+"""`POST /api/webhooks/twilio/video`: Twilio Video room status callbacks (docs/api.md "Webhooks").
 
 Twilio signs the URL it calls plus the sorted form fields with the account's Auth Token
 (`X-Twilio-Signature`). The URL it calls is the status callback we gave it when creating the room

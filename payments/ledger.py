@@ -1,4 +1,4 @@
-"""The ledger: the one source of every tutor balance (DESIGN "Money", CONTRACT §6 "Stats").
+"""The ledger: the one source of every tutor balance (docs/money.md "The ledger").
 
 Money moves between four accounts per tutor, always as integer minor units:
 
@@ -171,7 +171,7 @@ def record_class_held(*, booking: Booking) -> bool:
 
 
 def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
-    """A refund of `refund.amount` succeeded; take the tutor's share of it back (CONTRACT §6)."""
+    """A refund of `refund.amount` succeeded; take the tutor's share of it back (docs/money.md "The ledger")."""
     if class_held:
         return _append(
             [_booking_entry(booking, Account.EARNED, EntryKind.REFUND, -tutor_share(refund.amount), refund=refund)]

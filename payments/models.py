@@ -1,4 +1,4 @@
-"""Payment intents, Stripe webhook events, refunds and the ledger of what tutors earn (CONTRACT §5–6)."""
+"""Payment intents, Stripe webhook events, refunds and the ledger of what tutors earn (docs/money.md)."""
 
 from __future__ import annotations
 

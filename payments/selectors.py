@@ -37,8 +37,8 @@ def _count(account: str, kind: str):
 
 
 def tutor_earnings(*, tutor_id) -> Earnings:
-    """A tutor's figures of CONTRACT §6 "Stats": one aggregate query over the ledger's running totals
-    (a handful of rows per tutor, whatever the length of the history)."""
+    """A tutor's figures (docs/money.md "Earnings and withdrawals"): one aggregate query over the ledger's
+    running totals (a handful of rows per tutor, whatever the length of the history)."""
     row = LedgerBalance.objects.filter(tutor_id=tutor_id).aggregate(
         earned=_total(Account.EARNED),
         pending=_total(Account.PENDING),

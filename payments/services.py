@@ -1,4 +1,4 @@
-"""Every write of payments: intents, the payment outcome, refunds and their staff review (CONTRACT §5).
+"""Every write of payments: intents, the payment outcome, refunds and their staff review (docs/money.md).
 
 Provider calls happen inside the transaction that holds the lock on what they change (the booking
 for an intent, the refund for a refund), so concurrent requests make one provider call; a provider

@@ -1,4 +1,4 @@
-"""`POST /api/webhooks/stripe`: verify, store once, dispatch by type (CONTRACT §5 "Stripe webhook").
+"""`POST /api/webhooks/stripe`: verify, store once, dispatch by type (docs/money.md "Webhooks and ordering").
 
 The signature is checked on the raw body. Each event id is inserted under a unique constraint in the
 same transaction as its processing: a concurrent duplicate waits on that insert and then sees the

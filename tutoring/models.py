@@ -1,4 +1,4 @@
-"""Users, tutor profiles and bookings (CONTRACT §2–3)."""
+"""Users, tutor profiles and bookings (docs/api.md "Accounts and auth", "Tutors and bookings")."""
 
 from __future__ import annotations
 

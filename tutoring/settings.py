@@ -1,4 +1,4 @@
-"""Settings, all from the environment (CONTRACT §10).
+"""Settings, all from the environment (docs/operations.md).
 
 With nothing set this is the embedded default: SQLite, in-process cache and channel layer, sandbox
 Stripe and Twilio. `REDIS_URL` moves the cache, the rate-limit counters and the channel layer to Redis

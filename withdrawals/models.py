@@ -1,4 +1,4 @@
-"""Connected (payout) accounts and withdrawal requests of tutors (CONTRACT §6)."""
+"""Connected (payout) accounts and withdrawal requests of tutors (docs/money.md "Earnings and withdrawals")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every write of withdrawals: payout accounts, withdrawal requests and their staff review (CONTRACT §6)."""
+"""Every write of withdrawals: payout accounts, withdrawal requests and their staff review (docs/money.md)."""
 
 from __future__ import annotations
 

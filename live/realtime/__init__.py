@@ -1,4 +1,4 @@
-"""The one realtime bus of the classroom (DESIGN "Realtime: one bus").
+"""The one realtime bus of the classroom (docs/realtime.md "One bus, many processes").
 
 Every event for a session goes to the Channels layer group `live.session.<session_id>` as
 `{"type": "live.event", "event": <name>, "data": <payload>}`. The layer is Redis when REDIS_URL is set,

@@ -1,4 +1,4 @@
-"""Who is on the other end of a realtime connection: the access JWT of CONTRACT §1, for both transports.
+"""Who is on the other end of a realtime connection: the access JWT of docs/api.md "Conventions", for both transports.
 
 Socket.IO sends it in the connect packet (`io('/live', {auth: {token}})`) or as `?token=` for clients
 that cannot set `auth`; the Channels WebSocket sends it as `?token=`. The same checks as the REST API

@@ -1,4 +1,4 @@
-"""The native WebSocket transport at `/ws/live/?token=<access JWT>` (CONTRACT §7).
+"""The native WebSocket transport at `/ws/live/?token=<access JWT>` (docs/realtime.md).
 
 JSON text frames `{"event", "data", "ack"}` both ways, with the events, payloads and answers of the
 socket.io transport (the same `events.dispatch`). A frame with an `ack` id is answered with

@@ -1,4 +1,4 @@
-"""Socket.IO at `/socket.io/`, namespace `/live` (CONTRACT §7), mounted under Channels by `tutoring.asgi`.
+"""Socket.IO at `/socket.io/`, namespace `/live` (docs/realtime.md), mounted under Channels by `tutoring.asgi`.
 
 The seed's client works unchanged: `io('/live', {auth: {token}})`, polling first, then websocket. The
 connect packet's `auth.token` (or `?token=`) is checked before the namespace accepts the socket; a bad

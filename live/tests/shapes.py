@@ -1,4 +1,4 @@
-"""The contract's field sets (CONTRACT §4), for the tests of both the REST and realtime shapes."""
+"""The contract's field sets (docs/api.md "Live classroom"), for the tests of both the REST and realtime shapes."""
 
 SESSION_KEYS = {
     "id",

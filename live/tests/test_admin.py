@@ -1,4 +1,4 @@
-"""Staff admin of classrooms (CONTRACT §9): read-only sessions with participants and chat; ending a class."""
+"""Staff admin of classrooms (docs/api.md "Staff"): read-only sessions with participants and chat; ending a class."""
 
 import pytest
 from django.contrib.messages import get_messages

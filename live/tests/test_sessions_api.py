@@ -1,4 +1,4 @@
-"""CONTRACT §4 sessions over HTTP: create/join, get, token, start, end — shapes, rules and who may."""
+"""Sessions over HTTP: create/join, get, token, start, end — shapes, rules and who may."""
 
 import time
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""CONTRACT §8: Twilio Video status callbacks, signed exactly as Twilio signs them."""
+"""docs/api.md "Webhooks": Twilio Video status callbacks, signed exactly as Twilio signs them."""
 
 from urllib.parse import urlencode
 

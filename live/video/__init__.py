@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-# Where Twilio posts room status callbacks (CONTRACT §8); the signature covers this exact URL.
+# Where Twilio posts room status callbacks (docs/api.md "Webhooks"); the signature covers this exact URL.
 CALLBACK_PATH = "/api/webhooks/twilio/video"
 
 

@@ -1,4 +1,4 @@
-"""The ledger rules of CONTRACT §6 "Stats", with exact figures (15% fee by default)."""
+"""The ledger rules of docs/money.md "Earnings and withdrawals", with exact figures (15% fee by default)."""
 
 import pytest
 

@@ -2,7 +2,7 @@ from rest_framework.renderers import JSONRenderer
 
 
 class EnvelopeJSONRenderer(JSONRenderer):
-    """Every 2xx body is `{"data": ...}` (CONTRACT §1); error bodies are rendered as they are."""
+    """Every 2xx body is `{"data": ...}` (docs/api.md "Conventions"); error bodies are rendered as they are."""
 
     charset = "utf-8"
 

@@ -2,7 +2,7 @@
 
 ERROR_BODY = {
     "type": "object",
-    "description": "Every error under /api/ (CONTRACT §1).",
+    "description": "Every error under /api/ (docs/api.md, Conventions).",
     "properties": {
         "statusCode": {"type": "integer", "example": 400},
         "message": {"type": "string", "example": "Invalid input."},

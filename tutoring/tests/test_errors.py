@@ -1,4 +1,4 @@
-"""The error body on every failure under /api/ (CONTRACT §1), with DEBUG on or off."""
+"""The error body on every failure under /api/ (docs/api.md "Conventions"), with DEBUG on or off."""
 
 import pytest
 

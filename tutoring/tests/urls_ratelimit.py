@@ -1,4 +1,4 @@
-"""Two payment-group views: requests to either count against one budget (CONTRACT §1)."""
+"""Two payment-group views: requests to either count against one budget (docs/api.md "Conventions")."""
 
 from django.urls import path
 from rest_framework.response import Response

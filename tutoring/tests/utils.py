@@ -15,7 +15,7 @@ def bearer(user) -> str:
 
 
 def assert_error(response, status: int, path: str | None = None, method: str | None = None) -> dict:
-    """The response is the contract's error body with `status` (CONTRACT §1)."""
+    """The response is the contract's error body with `status` (docs/api.md "Conventions")."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     body = response.json()

@@ -1,4 +1,4 @@
-"""Every rule of CONTRACT §6 "Stats", through the real flows, with exact figures (fee 15%)."""
+"""Every rule of docs/money.md "Earnings and withdrawals", through the real flows, with exact figures (fee 15%)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The Channels transport `/ws/live/` (CONTRACT §7): WebsocketCommunicator against the real ASGI
+"""The Channels transport `/ws/live/` (docs/realtime.md): WebsocketCommunicator against the real ASGI
 application and channel layer (in-memory, or channels-redis with REDIS_URL)."""
 
 from __future__ import annotations

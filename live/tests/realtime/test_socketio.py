@@ -1,4 +1,4 @@
-"""Socket.IO `/live` (CONTRACT §7) with python-socketio's client against a real server."""
+"""Socket.IO `/live` (docs/realtime.md) with python-socketio's client against a real server."""
 
 from __future__ import annotations
 
