@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,7 +104,8 @@ def session_token_issue(*, session: Session, user: User) -> AccessGrant:
 
 
 def session_start(*, session_id: Any, user: User) -> Session:
-    """The tutor starts the class: `created` → `active`.
+    """The tutor starts the class: `created` → `active`, within the class window (docs/money.md "Class
+    window": from CLASS_START_EARLY_MINUTES before the booking's start until its end) of a paid booking.
 
     The provider room is asked for again (the same unique name, so normally the same room): a room
     nobody joined for an hour has been closed by the provider, and the class needs a live one.
@@ -116,10 +118,22 @@ def session_start(*, session_id: Any, user: User) -> Session:
             raise Forbidden("Only the tutor can start the class.")
         if session.status != SessionStatus.CREATED:
             raise Conflict(f"Only a class that has not started can be started (this one is {session.status}).")
+        # Locked after the session, as ending does: a cancellation cannot slip in between.
+        booking = Booking.objects.select_for_update().get(pk=session.booking_id)
+        if booking.status != BookingStatus.PAID:
+            raise Conflict(f"This booking is {booking.status}; its class cannot start.")
+        now = timezone.now()
+        early = timedelta(minutes=settings.CLASS_START_EARLY_MINUTES)
+        if now < booking.start_time - early:
+            raise Conflict(
+                f"The class can start from {settings.CLASS_START_EARLY_MINUTES} minutes before its start time."
+            )
+        if now >= booking.end_time:
+            raise Conflict("The class's time is over; it can no longer start.")
         room = get_video_provider().room_create(unique_name=session.room_name)
         session.room_sid = room.sid
         session.status = SessionStatus.ACTIVE
-        session.actual_start_time = timezone.now()
+        session.actual_start_time = now
         session.save(update_fields=["room_sid", "status", "actual_start_time", "updated_at"])
         broadcast(session.pk, SESSION_UPDATED, session_event(session))
     return session
@@ -134,7 +148,8 @@ def session_end(*, session_id: Any, user: User) -> Session:
 
 
 def session_complete(*, session_id: Any, complete_room: bool) -> Session:
-    """`active` → `completed`, and the booking `completed` (its tutor's share moves to earned).
+    """`active` → `completed`, and the booking `completed`: its tutor's share is released once the
+    earnings hold has passed (`payments.services.earnings_release`).
 
     The session row stays locked while the provider completes the room, so two enders cannot both
     succeed; if the provider fails the transaction rolls back and the session stays active. With
@@ -150,9 +165,9 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
         session.actual_end_time = timezone.now()
         session.save(update_fields=["status", "actual_end_time", "updated_at"])
         try:
-            session.booking = booking_complete(booking_id=session.booking_id)
+            session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
         except Conflict:
-            # Refunded while the class ran: the class is over, but there are no earnings to release.
+            # Refunded or cancelled while the class ran: the class is over, but it earns nothing.
             logger.warning("session %s ended; booking %s left as it is", session.pk, session.booking_id)
         broadcast(session.pk, SESSION_UPDATED, session_event(session))
     return session

@@ -32,7 +32,18 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 class RefundAdmin(ReviewQueueAdmin):
     """The refund review queue: filter by status, approve or reject with a note."""
 
-    list_display = ("id", "booking", "amount", "currency", "status", "requested_by", "created_at", "decided_by")
+    list_display = (
+        "id",
+        "booking",
+        "amount",
+        "currency",
+        "status",
+        "origin",
+        "requested_by",
+        "created_at",
+        "decided_by",
+    )
+    list_filter = ("status", "origin")
     search_fields = ("id", "booking__id", "requested_by__email", "provider_id")
     list_select_related = ("booking", "requested_by", "decided_by")
     actions = [

@@ -4,25 +4,27 @@ Money moves between four accounts per tutor, always as integer minor units:
 
     payment succeeded (price P)   pending  +P          (payment)
                                   pending  −fee(P)     (fee)
-    class held                    pending  −share(P)   earned +share(P)               (release)
-    refund r, class held          earned   −share(r)                                   (refund)
-    refund r, class not held      pending  −share(P)   earned +share(P) − share(r)     (refund)
+    held class released           pending  −share(P)   earned +share(P)               (release)
+    refund r, share released      earned   −share(r)                                   (refund)
+    refund r, share not released  pending  −share(P)   earned +share(P) − share(r)     (refund)
     withdrawal requested a        held     +a                                          (withdrawal_request)
     withdrawal paid               held     −a          withdrawn +a                    (withdrawal_paid)
     withdrawal rejected / failed  held     −a                                          (withdrawal_release)
     paid withdrawal reversed      withdrawn −a                                         (withdrawal_reversed)
 
 so that totalEarnings = Σ earned, pendingEarnings = Σ pending, totalWithdrawn = Σ withdrawn and
-balance = Σ earned − Σ held − Σ withdrawn. Every entry carries a unique key naming its event, so an
-event recorded twice fails in the database instead of counting twice. Callers hold the transaction
-and the lock on the object that moves (booking, refund, withdrawal); these functions only append.
+balance = Σ earned − Σ held − Σ withdrawn, each per currency: money of two currencies is never added.
+Every entry carries a unique key naming its event, so an event recorded twice fails in the database
+instead of counting twice. Callers hold the transaction and the lock on the object that moves
+(booking, refund, withdrawal); these functions only append. A share is released only after the
+earnings hold and never with a refund open, so a refund never meets released money in practice.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, F, OuterRef, Subquery, Sum
 
 from payments.models import Account, EntryKind, LedgerBalance, LedgerEntry
 from tutoring.models import Booking
@@ -60,19 +62,23 @@ def _append(entries: list[LedgerEntry]) -> bool:
 def _add_to_balances(entries: list[LedgerEntry]) -> None:
     sums: dict[tuple, list[int]] = {}
     for e in entries:
-        total = sums.setdefault((str(e.tutor_id), e.account, e.kind), [0, 0])
+        total = sums.setdefault((str(e.tutor_id), e.currency, e.account, e.kind), [0, 0])
         total[0] += e.amount
         total[1] += 1
     table = connection.ops.quote_name(LedgerBalance._meta.db_table)
     # One upsert per row, always in the same order, so concurrent writers cannot deadlock on them.
     with connection.cursor() as cursor:
-        for (tutor_id, account, kind), (total, count) in sorted(sums.items()):
+        for (tutor_id, currency, account, kind), (total, count) in sorted(sums.items()):
             cursor.execute(
-                f"INSERT INTO {table} (tutor_id, account, kind, total, entries) VALUES (%s, %s, %s, %s, %s) "
-                f"ON CONFLICT (tutor_id, account, kind) DO UPDATE "
+                f"INSERT INTO {table} (tutor_id, currency, account, kind, total, entries) "
+                f"VALUES (%s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (tutor_id, currency, account, kind) DO UPDATE "
                 f"SET total = {table}.total + EXCLUDED.total, entries = {table}.entries + EXCLUDED.entries",
-                [_db_uuid(tutor_id), account, kind, total, count],
+                [_db_uuid(tutor_id), currency, account, kind, total, count],
             )
+
+
+BALANCE_KEY = ("tutor_id", "currency", "account", "kind")
 
 
 def _db_uuid(value: str):
@@ -85,10 +91,8 @@ def rebuild_balances(*, tutor_id=None) -> None:
     with transaction.atomic():
         (LedgerBalance.objects.all() if tutor_id is None else LedgerBalance.objects.filter(tutor_id=tutor_id)).delete()
         LedgerBalance.objects.bulk_create(
-            LedgerBalance(
-                tutor_id=row["tutor_id"], account=row["account"], kind=row["kind"], total=row["total"], entries=row["n"]
-            )
-            for row in entries.values("tutor_id", "account", "kind").annotate(total=Sum("amount"), n=Count("id"))
+            LedgerBalance(**row)
+            for row in entries.values(*BALANCE_KEY).annotate(total=Sum("amount"), entries=Count("id")).order_by()
         )
 
 
@@ -99,10 +103,10 @@ def verify_balances(*, tutor_id=None) -> list[str]:
     if tutor_id is not None:
         entries, balances = entries.filter(tutor_id=tutor_id), balances.filter(tutor_id=tutor_id)
     expected = {
-        (row["tutor_id"], row["account"], row["kind"]): (row["total"], row["n"])
-        for row in entries.values("tutor_id", "account", "kind").annotate(total=Sum("amount"), n=Count("id"))
+        tuple(row[k] for k in BALANCE_KEY): (row["total"], row["n"])
+        for row in entries.values(*BALANCE_KEY).annotate(total=Sum("amount"), n=Count("id")).order_by()
     }
-    actual = {(b.tutor_id, b.account, b.kind): (b.total, b.entries) for b in balances if b.entries}
+    actual = {tuple(getattr(b, k) for k in BALANCE_KEY): (b.total, b.entries) for b in balances if b.entries}
     return [
         f"{key}: {actual.get(key)} != {expected.get(key)}"
         for key in expected.keys() | actual.keys()
@@ -159,8 +163,8 @@ def record_payment(*, booking: Booking, amount: int) -> bool:
     )
 
 
-def record_class_held(*, booking: Booking) -> bool:
-    """The class was held: the booking's share moves from pending to earned."""
+def record_release(*, booking: Booking) -> bool:
+    """A held class's earnings hold is over: the booking's share moves from pending to earned."""
     share = tutor_share(booking.price)
     return _append(
         [
@@ -170,9 +174,10 @@ def record_class_held(*, booking: Booking) -> bool:
     )
 
 
-def record_refund(*, booking: Booking, refund, class_held: bool) -> bool:
-    """A refund of `refund.amount` succeeded; take the tutor's share of it back (docs/money.md "The ledger")."""
-    if class_held:
+def record_refund(*, booking: Booking, refund, released: bool) -> bool:
+    """A refund of `refund.amount` succeeded; take the tutor's share of it back (docs/money.md "The ledger"),
+    out of what is pending, or out of what is earned if the share was `released`."""
+    if released:
         return _append(
             [_booking_entry(booking, Account.EARNED, EntryKind.REFUND, -tutor_share(refund.amount), refund=refund)]
         )
@@ -212,3 +217,43 @@ def record_withdrawal_reversed(*, withdrawal) -> bool:
     return _append(
         [_withdrawal_entry(withdrawal, Account.WITHDRAWN, EntryKind.WITHDRAWAL_REVERSED, -withdrawal.amount)]
     )
+
+
+def audit() -> list[str]:
+    """What `ledger_check` proves beyond the running totals (docs/money.md "Checking the books"): no
+    balance below zero, no entry in another currency than the booking or withdrawal it moves, and no
+    succeeded payment that is neither in the ledger nor refunded automatically. Returns the problems."""
+    from payments.models import Payment, PaymentStatus, Refund, RefundOrigin, RefundStatus
+    from withdrawals.models import Withdrawal
+
+    problems: list[str] = []
+    sums: dict[tuple, dict[str, int]] = {}
+    for row in LedgerEntry.objects.values("tutor_id", "currency", "account").annotate(total=Sum("amount")).order_by():
+        sums.setdefault((row["tutor_id"], row["currency"]), {})[row["account"]] = row["total"]
+    for (tutor_id, currency), totals in sorted(sums.items(), key=str):
+        negative = {account: total for account, total in totals.items() if total < 0}
+        balance = totals.get(Account.EARNED, 0) - totals.get(Account.HELD, 0) - totals.get(Account.WITHDRAWN, 0)
+        if balance < 0:
+            negative["balance"] = balance
+        if negative:
+            problems.append(f"tutor {tutor_id} {currency}: below zero {negative}")
+    for what, subject in (("booking", "booking__currency"), ("refund", "refund__currency")):
+        wrong = LedgerEntry.objects.filter(**{f"{what}__isnull": False}).exclude(currency=F(subject))
+        problems += [f"entry {key}: not in its {what}'s currency" for key in wrong.values_list("key", flat=True)]
+    withdrawal_currency = Withdrawal.objects.filter(pk=OuterRef("withdrawal_id")).values("currency")
+    wrong = LedgerEntry.objects.filter(withdrawal_id__isnull=False).exclude(currency=Subquery(withdrawal_currency))
+    problems += [f"entry {key}: not in its withdrawal's currency" for key in wrong.values_list("key", flat=True)]
+    recorded = LedgerEntry.objects.filter(booking=OuterRef("booking_id"), kind=EntryKind.PAYMENT)
+    refunded = Refund.objects.filter(
+        payment=OuterRef("pk"),
+        origin=RefundOrigin.LATE_PAYMENT,
+        status__in=(RefundStatus.APPROVED, RefundStatus.SUCCEEDED),
+    )
+    unaccounted = (
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED).exclude(Exists(recorded)).exclude(Exists(refunded))
+    )
+    problems += [
+        f"payment {pid}: succeeded, but neither in the ledger nor refunded"
+        for pid in unaccounted.values_list("provider_id", flat=True)
+    ]
+    return problems

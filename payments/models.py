@@ -70,6 +70,15 @@ class RefundStatus(models.TextChoices):
 OPEN_REFUND_STATUSES = (RefundStatus.PENDING, RefundStatus.APPROVED)
 
 
+class RefundOrigin(models.TextChoices):
+    """Why a refund exists: a student's request for staff to decide, or one the rules open themselves."""
+
+    REQUEST = "request", "Requested by the student"
+    CANCELLATION = "cancellation", "Cancellation (automatic)"
+    LATE_PAYMENT = "late_payment", "Payment for an expired or cancelled booking (automatic)"
+    MISSED = "missed", "Class not held (for staff review)"
+
+
 class Refund(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     booking = models.ForeignKey("tutoring.Booking", on_delete=models.PROTECT, related_name="refunds")
@@ -78,7 +87,11 @@ class Refund(models.Model):
     currency = models.CharField(max_length=3)
     reason = models.TextField(max_length=1000)
     status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    origin = models.CharField(max_length=16, choices=RefundOrigin.choices, default=RefundOrigin.REQUEST)
+    # The student, or nobody when the rules opened it (cancellation, late payment, missed class).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
@@ -158,21 +171,25 @@ class LedgerEntry(models.Model):
 
 
 class LedgerBalance(models.Model):
-    """Running totals of the ledger per (tutor, account, kind), kept in the same transaction as the entries.
+    """Running totals of the ledger per (tutor, currency, account, kind), kept in the same transaction as
+    the entries. Money of two currencies is never added together.
 
     The entries stay the record; these rows are their sums, so a tutor's stats read a handful of rows
     however long the history (a sum over 40,000 entries costs ~15 ms, these rows well under one).
     `payments.ledger.verify_balances` recomputes them from the entries.
     """
 
-    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_balances")
+    currency = models.CharField(max_length=3)
     account = models.CharField(max_length=16, choices=Account.choices)
     kind = models.CharField(max_length=24, choices=EntryKind.choices)
     total = models.BigIntegerField(default=0)
     entries = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tutor", "account", "kind"], name="ledger_balance_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tutor", "currency", "account", "kind"], name="ledger_balance_unique")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.account}/{self.kind}: {self.total} ({self.entries})"
+        return f"{self.account}/{self.kind}: {self.total} {self.currency} ({self.entries})"

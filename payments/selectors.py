@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum, Value
+from django.db.models import F, FilteredRelation, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from payments.models import Account, EntryKind, LedgerBalance, Payment, Refund
+from payments.models import Account, EntryKind, Payment, Refund
 from tutoring.access import check_booking_access
 from tutoring.errors import NotFound
 from tutoring.models import User
@@ -15,6 +15,7 @@ from tutoring.models import User
 
 @dataclass(frozen=True)
 class Earnings:
+    currency: str
     total_earnings: int
     pending_earnings: int
     total_withdrawn: int
@@ -28,27 +29,39 @@ class Earnings:
 
 
 def _total(account: str, kind: str | None = None):
-    condition = Q(account=account) if kind is None else Q(account=account, kind=kind)
-    return Coalesce(Sum("total", filter=condition), Value(0))
+    condition = Q(b__account=account) if kind is None else Q(b__account=account, b__kind=kind)
+    return Coalesce(Sum("b__total", filter=condition), Value(0))
 
 
 def _count(account: str, kind: str):
-    return Coalesce(Sum("entries", filter=Q(account=account, kind=kind)), Value(0))
+    return Coalesce(Sum("b__entries", filter=Q(b__account=account, b__kind=kind)), Value(0))
 
 
 def tutor_earnings(*, tutor_id) -> Earnings:
-    """A tutor's figures (docs/money.md "Earnings and withdrawals"): one aggregate query over the ledger's
-    running totals (a handful of rows per tutor, whatever the length of the history)."""
-    row = LedgerBalance.objects.filter(tutor_id=tutor_id).aggregate(
-        earned=_total(Account.EARNED),
-        pending=_total(Account.PENDING),
-        held=_total(Account.HELD),
-        withdrawn=_total(Account.WITHDRAWN),
-        payments=_count(Account.PENDING, EntryKind.PAYMENT),
-        paid=_count(Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID),
-        reversed=_count(Account.WITHDRAWN, EntryKind.WITHDRAWAL_REVERSED),
+    """A tutor's figures (docs/money.md "Earnings and withdrawals") in the tutor's currency: one query
+    over the ledger's running totals of that currency (a handful of rows, whatever the length of the
+    history), joined to the profile that names the currency."""
+    balances = FilteredRelation("ledger_balances", condition=Q(ledger_balances__currency=F("tutor_profile__currency")))
+    row = (
+        User.objects.filter(pk=tutor_id)
+        .annotate(b=balances)
+        .values(currency=F("tutor_profile__currency"))
+        .annotate(
+            earned=_total(Account.EARNED),
+            pending=_total(Account.PENDING),
+            held=_total(Account.HELD),
+            withdrawn=_total(Account.WITHDRAWN),
+            payments=_count(Account.PENDING, EntryKind.PAYMENT),
+            paid=_count(Account.WITHDRAWN, EntryKind.WITHDRAWAL_PAID),
+            reversed=_count(Account.WITHDRAWN, EntryKind.WITHDRAWAL_REVERSED),
+        )
+        .order_by()
     )
+    row = next(iter(row), None)
+    if row is None or row["currency"] is None:
+        raise NotFound("Tutor not found.")
     return Earnings(
+        currency=row["currency"],
         total_earnings=row["earned"],
         pending_earnings=row["pending"],
         total_withdrawn=row["withdrawn"],

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from payments.models import Refund
-from tutoring.api.fields import DateTimeField
+from tutoring.api.fields import DateTimeField, StrictIntegerField
 
 
 class IntentIn(serializers.Serializer):
@@ -31,7 +31,7 @@ class RefundIn(serializers.Serializer):
 
 
 class RefundApproveIn(serializers.Serializer):
-    amount = serializers.IntegerField(required=False, min_value=1)
+    amount = StrictIntegerField(required=False, min_value=1)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 

@@ -69,6 +69,8 @@ class BookingAdmin(admin.ModelAdmin):
         "status",
         "created_at",
         "updated_at",
+        "completed_at",
+        "earnings_released_at",
     )
 
     def has_add_permission(self, request):

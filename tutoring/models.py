@@ -1,8 +1,10 @@
-"""Users, tutor profiles and bookings (docs/api.md "Accounts and auth", "Tutors and bookings")."""
+"""Users, tutor profiles and bookings (docs/api.md "Accounts and auth", "Tutors and bookings"; the booking's
+statuses and time rules: docs/money.md "Bookings")."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import (
@@ -108,6 +110,28 @@ class BookingStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     REFUNDED = "refunded", "Refunded"
+    EXPIRED = "expired", "Expired (not paid in time)"
+    MISSED = "missed", "Missed (class not held)"
+
+
+# Bookings in these statuses no longer hold the tutor's time (the exclusion constraint of migration 0003
+# lists the same three).
+FREE_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.REFUNDED)
+
+
+def payment_window() -> timedelta:
+    return timedelta(minutes=settings.BOOKING_PAYMENT_TTL_MINUTES)
+
+
+class BookingQuerySet(models.QuerySet):
+    def blocking(self, *, now: datetime) -> BookingQuerySet:
+        """Bookings that hold their tutor's time at `now`: not free, and not unpaid past the payment window
+        (those are expired from that moment, whether or not a job has marked them yet)."""
+        unpaid_too_long = Q(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window())
+        return self.exclude(status__in=FREE_STATUSES).exclude(unpaid_too_long)
+
+    def overlapping(self, *, tutor_id, start: datetime, end: datetime) -> BookingQuerySet:
+        return self.filter(tutor_id=tutor_id, start_time__lt=end, end_time__gt=start)
 
 
 class Booking(models.Model):
@@ -123,12 +147,22 @@ class Booking(models.Model):
     status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.PENDING_PAYMENT)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the class was held (its session ended): the earnings hold runs from here.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # When the tutor's share moved from pending to earned (withdrawable).
+    earnings_released_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BookingQuerySet.as_manager()
 
     class Meta:
         indexes = [
             models.Index(fields=["tutor", "-created_at"], name="booking_tutor_created"),
             models.Index(fields=["student", "-created_at"], name="booking_student_created"),
             models.Index(fields=["tutor", "start_time"], name="booking_tutor_start"),
+            # The jobs' scans: unpaid by creation, paid by end, held by completion.
+            models.Index(fields=["status", "created_at"], name="booking_status_created"),
+            models.Index(fields=["status", "end_time"], name="booking_status_end"),
+            models.Index(fields=["status", "completed_at"], name="booking_status_completed"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="booking_end_after_start"),
@@ -143,3 +177,14 @@ class Booking(models.Model):
 
     def is_party(self, user) -> bool:
         return user.pk in (self.tutor_id, self.student_id)
+
+    @property
+    def payment_due_by(self) -> datetime:
+        return self.created_at + payment_window()
+
+    def current_status(self, *, now: datetime | None = None) -> str:
+        """The status as of `now`: an unpaid booking past its payment window is `expired` from that moment,
+        before any job has written it down."""
+        if self.status == BookingStatus.PENDING_PAYMENT and (now or timezone.now()) >= self.payment_due_by:
+            return BookingStatus.EXPIRED
+        return self.status

@@ -3,8 +3,8 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from tutoring.api.fields import DateTimeField
-from tutoring.models import Booking, Role, TutorProfile, User
+from tutoring.api.fields import DateTimeField, StrictIntegerField
+from tutoring.models import Booking, BookingStatus, Role, TutorProfile, User
 
 
 class UserOut(serializers.Serializer):
@@ -51,7 +51,7 @@ class TutorListOut(serializers.Serializer):
 
 
 class TutorPatchIn(serializers.Serializer):
-    hourlyRate = serializers.IntegerField(source="hourly_rate", min_value=100, max_value=10_000_000, allow_null=True)
+    hourlyRate = StrictIntegerField(source="hourly_rate", min_value=100, max_value=10_000_000, allow_null=True)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3)
     subjects = serializers.ListField(
         child=serializers.CharField(max_length=100, min_length=1), max_length=20, allow_empty=True
@@ -81,6 +81,8 @@ class BookingCreateIn(serializers.Serializer):
 
 
 class BookingOut(serializers.ModelSerializer):
+    # As of now: an unpaid booking past its payment window reads `expired` before any job writes it.
+    status = serializers.ChoiceField(source="current_status", choices=BookingStatus.choices)
     tutorId = serializers.UUIDField(source="tutor_id")
     studentId = serializers.UUIDField(source="student_id")
     startTime = DateTimeField(source="start_time")

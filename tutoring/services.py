@@ -1,17 +1,25 @@
-"""Every write of the core domain: accounts, tutor profiles, bookings."""
+"""Every write of the core domain: accounts, tutor profiles, bookings and their time rules (docs/money.md
+"Bookings").
+
+Jobs (`tutoring.tasks`) call the `bookings_*_due` functions on a schedule; each booking they touch is
+locked and its condition checked again under the lock, so a job run twice, or two runs at once, acts on
+each booking once.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payments import ledger
-from payments.services import payment_intent_cancel_for_booking
+from payments import services as payments
+from payments.models import RefundOrigin
 from tutoring.access import check_booking_access, require_role
 from tutoring.errors import ApplicationError, Conflict
 from tutoring.models import (
@@ -21,15 +29,22 @@ from tutoring.models import (
     TutorProfile,
     TutorSubject,
     User,
+    payment_window,
 )
-from tutoring.money import round_half_up_div
+from tutoring.money import is_supported_currency, round_half_up_div, to_step
 
-# PostgreSQL's exclusion constraint of migration 0002 (see booking_create).
+logger = logging.getLogger(__name__)
+
+# PostgreSQL's exclusion constraint of migration 0003 (see booking_create).
 BOOKING_OVERLAP_CONSTRAINT = "booking_no_overlap"
+# Bookings end before this moment (a far future start is a typo or a probe, and dates must stay printable).
+LATEST_BOOKABLE = datetime(2101, 1, 1, tzinfo=UTC)
+CLASS_NOT_HELD = "class not held"
 
 
-def booking_price(*, hourly_rate: int, duration_minutes: int) -> int:
-    return round_half_up_div(hourly_rate * duration_minutes, 60)
+def booking_price(*, hourly_rate: int, duration_minutes: int, currency: str = "usd") -> int:
+    """round_half_up(rate × minutes / 60), in the currency's steps (docs/money.md "Amounts")."""
+    return to_step(round_half_up_div(hourly_rate * duration_minutes, 60), currency)
 
 
 def user_register(*, email: str, password: str, name: str, role: str) -> User:
@@ -63,14 +78,24 @@ def tutor_profile_update(
     bio: str | None = None,
     fields: set[str],
 ) -> TutorProfile:
-    """Change the named `fields` of the tutor's profile (a PATCH: absent fields stay as they are)."""
+    """Change the named `fields` of the tutor's profile (a PATCH: absent fields stay as they are).
+
+    The currency is one Stripe supports, and it is frozen once the tutor has a booking: prices, earnings
+    and withdrawals of a tutor are all in one currency.
+    """
     require_role(user, Role.TUTOR, "Only tutors have a tutor profile.")
+    code = currency.lower() if isinstance(currency, str) else None
+    if "currency" in fields and currency is not None and not is_supported_currency(code):
+        message = "Not a currency Stripe supports (a lowercase ISO 4217 code such as usd, eur, jpy)."
+        raise ApplicationError(f"Invalid input. currency: {message}", errors={"currency": [message]})
     with transaction.atomic():
         profile, _ = TutorProfile.objects.select_for_update().get_or_create(user=user)
+        if "currency" in fields and code is not None and code != profile.currency:
+            if Booking.objects.filter(tutor=user).exists():
+                raise Conflict("The currency cannot change once the tutor has bookings.")
+            profile.currency = code
         if "hourly_rate" in fields:
             profile.hourly_rate = hourly_rate
-        if "currency" in fields and currency is not None:
-            profile.currency = currency.lower()
         if "bio" in fields and bio is not None:
             profile.bio = bio
         profile.save()
@@ -85,15 +110,22 @@ def tutor_profile_update(
 def booking_create(
     *, student: User, tutor_id: str, start_time: datetime, duration_minutes: int, subject: str = ""
 ) -> Booking:
-    """Book a tutor. The price is fixed now from the tutor's rate.
+    """Book a tutor. The price is fixed now from the tutor's rate, in the tutor's currency.
 
     Overlaps are refused twice over: inside the transaction the tutor's profile row is locked, so
     bookings of one tutor are serialised and the overlap query sees every committed booking; and on
     PostgreSQL an exclusion constraint makes an overlapping pair impossible whatever code writes it.
+    An unpaid booking past its payment window no longer holds the time: the ones in the way are
+    written down as `expired` here, so the constraint (which cannot know the time) agrees.
     """
     require_role(student, Role.STUDENT, "Only students can book a tutor.")
-    if start_time <= timezone.now():
+    if start_time.tzinfo is None:
+        raise ApplicationError("startTime needs a UTC offset.", errors={"startTime": ["Include a UTC offset."]})
+    now = timezone.now()
+    if start_time <= now:
         raise ApplicationError("startTime must be in the future.", errors={"startTime": ["Must be in the future."]})
+    if start_time >= LATEST_BOOKABLE - timedelta(minutes=duration_minutes):
+        raise ApplicationError("startTime is too far ahead.", errors={"startTime": ["Must be before 2101."]})
     end_time = start_time + timedelta(minutes=duration_minutes)
     try:
         with transaction.atomic():
@@ -109,12 +141,11 @@ def booking_create(
                     "This tutor has no hourly rate yet and cannot be booked.",
                     errors={"tutorId": ["Tutor has no hourly rate."]},
                 )
-            overlapping = (
-                Booking.objects.filter(tutor_id=tutor_id, start_time__lt=end_time, end_time__gt=start_time)
-                .exclude(status=BookingStatus.CANCELLED)
-                .exists()
+            in_the_way = Booking.objects.overlapping(tutor_id=tutor_id, start=start_time, end=end_time)
+            in_the_way.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window()).update(
+                status=BookingStatus.EXPIRED, updated_at=now
             )
-            if overlapping:
+            if in_the_way.blocking(now=now).exists():
                 raise Conflict("The tutor already has a booking at that time.")
             return Booking.objects.create(
                 tutor_id=tutor_id,
@@ -123,8 +154,11 @@ def booking_create(
                 start_time=start_time,
                 end_time=end_time,
                 duration_minutes=duration_minutes,
-                price=booking_price(hourly_rate=profile.hourly_rate, duration_minutes=duration_minutes),
+                price=booking_price(
+                    hourly_rate=profile.hourly_rate, duration_minutes=duration_minutes, currency=profile.currency
+                ),
                 currency=profile.currency,
+                created_at=now,
             )
     except IntegrityError as exc:
         if BOOKING_OVERLAP_CONSTRAINT in str(exc):
@@ -132,26 +166,48 @@ def booking_create(
         raise
 
 
-def booking_cancel(*, booking_id: str, user: User) -> Booking:
+def booking_cancel(*, booking_id, user: User) -> Booking:
+    """A party cancels (docs/money.md "Cancellation").
+
+    Unpaid: the PaymentIntent is cancelled at Stripe first (a provider failure changes nothing), so it
+    can never be paid afterwards. Paid: the student may cancel until FREE_CANCELLATION_HOURS before the
+    class, the tutor until it starts; the full price is refunded at once without staff review, and the
+    booking becomes `refunded` when Stripe confirms. Later, the refund request is the way (409).
+    """
     with transaction.atomic():
         booking = check_booking_access(Booking.objects.select_for_update().filter(pk=booking_id).first(), user)
-        if booking.status != BookingStatus.PENDING_PAYMENT:
-            raise Conflict(f"Only a booking pending payment can be cancelled (this one is {booking.status}).")
-        # A cancelled booking must not be payable afterwards: cancel its PaymentIntent at Stripe first
-        # (a provider failure leaves the booking as it was).
-        payment_intent_cancel_for_booking(booking=booking)
+        now = timezone.now()
+        status = booking.current_status(now=now)
+        if status == BookingStatus.PENDING_PAYMENT:
+            payments.payment_intent_cancel_for_booking(booking=booking)
+        elif status == BookingStatus.PAID:
+            if now >= booking.start_time:
+                raise Conflict("The class has started; ask for a refund instead.")
+            free_until = booking.start_time - timedelta(hours=settings.FREE_CANCELLATION_HOURS)
+            if user.pk == booking.student_id and now > free_until:
+                raise Conflict(
+                    f"Free cancellation ends {settings.FREE_CANCELLATION_HOURS} hours before the class; "
+                    "ask for a refund instead."
+                )
+        else:
+            raise Conflict(f"This booking is {status}; it cannot be cancelled.")
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
+        if status == BookingStatus.PAID:
+            who = "student" if user.pk == booking.student_id else "tutor"
+            payments.refund_automatic(
+                booking=booking, origin=RefundOrigin.CANCELLATION, reason=f"cancelled by the {who}"
+            )
     return booking
 
 
-def booking_complete(*, booking_id) -> Booking:
-    """The class was held: `paid` → `completed`, and the tutor's share moves from pending to earned.
+def booking_complete(*, booking_id, at: datetime | None = None) -> Booking:
+    """The class was held: `paid` → `completed` at `at` (now). The tutor's share stays pending until
+    EARNINGS_HOLD_HOURS after that (`payments.services.earnings_release`).
 
     Runs in the caller's transaction when there is one (ending a session); the booking row is locked
     so a refund settling at the same moment sees either the paid or the completed booking, not both.
-    A booking already refunded stays refunded: the refund settled the tutor's share, and the class
-    ending must still be possible.
+    A booking already refunded stays refunded, and the class ending must still be possible.
     """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
@@ -160,6 +216,72 @@ def booking_complete(*, booking_id) -> Booking:
         if booking.status != BookingStatus.PAID:
             raise Conflict(f"Only a paid booking can be completed (this one is {booking.status}).")
         booking.status = BookingStatus.COMPLETED
-        booking.save(update_fields=["status", "updated_at"])
-        ledger.record_class_held(booking=booking)
+        booking.completed_at = at or timezone.now()
+        booking.save(update_fields=["status", "completed_at", "updated_at"])
     return booking
+
+
+# --- the jobs -------------------------------------------------------------------------------------------
+
+
+def booking_expire(*, booking_id, now: datetime) -> bool:
+    """An unpaid booking past its payment window becomes `expired`; then its PaymentIntent is cancelled at
+    Stripe, so the student cannot pay for time that is free again. True if it expired now.
+
+    The cancellation is a second step: the time rule does not wait for Stripe. If Stripe fails, or says
+    the intent already succeeded, the payment's own event settles it (a late payment is refunded).
+    """
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
+        expired = booking is not None and booking.current_status(now=now) == BookingStatus.EXPIRED
+        if expired and booking.status != BookingStatus.EXPIRED:
+            booking.status = BookingStatus.EXPIRED
+            booking.save(update_fields=["status", "updated_at"])
+        else:
+            expired = False
+    if booking is not None and booking.status == BookingStatus.EXPIRED:
+        try:
+            with transaction.atomic():
+                payments.payment_intent_cancel_for_booking(
+                    booking=Booking.objects.select_for_update().get(pk=booking_id)
+                )
+        except ApplicationError as exc:
+            logger.warning("expired booking %s: its payment intent was not cancelled: %s", booking_id, exc.message)
+    return expired
+
+
+def bookings_expire_due(*, now: datetime, limit: int = 500) -> int:
+    """Expire the unpaid bookings past their window, and cancel the intents of expired ones still open."""
+    due = Booking.objects.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window())
+    open_intents = Booking.objects.filter(
+        status=BookingStatus.EXPIRED, payment__status__in=payments.CANCELLABLE_INTENT_STATUSES
+    )
+    ids = [*due.values_list("pk", flat=True)[:limit], *open_intents.values_list("pk", flat=True)[:limit]]
+    return sum(booking_expire(booking_id=pk, now=now) for pk in dict.fromkeys(ids))
+
+
+def booking_mark_missed(*, booking_id, now: datetime) -> bool:
+    """A paid booking whose class never started, EARNINGS_HOLD_HOURS past its end, becomes `missed`, and a
+    refund request for the full price is opened for staff (reason "class not held"). True if it did now."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
+        if booking is None or booking.status != BookingStatus.PAID:
+            return False
+        if booking.end_time + timedelta(hours=settings.EARNINGS_HOLD_HOURS) > now or _class_started(booking):
+            return False
+        booking.status = BookingStatus.MISSED
+        booking.save(update_fields=["status", "updated_at"])
+        payments.refund_open_for_review(booking=booking, reason=CLASS_NOT_HELD)
+    return True
+
+
+def bookings_mark_missed_due(*, now: datetime, limit: int = 500) -> int:
+    due = Booking.objects.filter(
+        status=BookingStatus.PAID, end_time__lte=now - timedelta(hours=settings.EARNINGS_HOLD_HOURS)
+    ).exclude(live_session__actual_start_time__isnull=False)
+    return sum(booking_mark_missed(booking_id=pk, now=now) for pk in due.values_list("pk", flat=True)[:limit])
+
+
+def _class_started(booking: Booking) -> bool:
+    session = getattr(booking, "live_session", None)
+    return session is not None and session.actual_start_time is not None

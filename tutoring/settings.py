@@ -240,10 +240,39 @@ SPECTACULAR_SETTINGS = {
 # --- Business settings -----------------------------------------------------------------------------
 
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=15)
+# The time rules of docs/money.md: how long an unpaid booking holds the tutor's time, how early a class
+# may start, how long a held class's earnings wait (and a refund may still be asked for), how long
+# before the class a student may cancel with a full refund.
+BOOKING_PAYMENT_TTL_MINUTES = env.int("BOOKING_PAYMENT_TTL_MINUTES", default=30)
+CLASS_START_EARLY_MINUTES = env.int("CLASS_START_EARLY_MINUTES", default=15)
+EARNINGS_HOLD_HOURS = env.int("EARNINGS_HOLD_HOURS", default=24)
+FREE_CANCELLATION_HOURS = env.int("FREE_CANCELLATION_HOURS", default=24)
 MIN_WITHDRAWAL_AMOUNT = env.int("MIN_WITHDRAWAL_AMOUNT", default=1000)
 RETURN_URL_HOSTS = env.list("RETURN_URL_HOSTS", default=[])
 # The public origin of this site, used for absolute links handed to providers (callbacks, refresh URLs).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Background jobs (Celery) -----------------------------------------------------------------------
+# Redis is the broker in production. Without REDIS_URL (the embedded default) the broker is Celery's
+# filesystem transport in a local folder, so `make run` runs the same worker and schedule with nothing
+# else installed. The schedule itself is declared in code (tutoring/celery.py).
+CELERY_DIR = Path(env.str("CELERY_DIR", default=str(BASE_DIR / ".celery")))
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_DIR / "queue"),
+        "data_folder_out": str(CELERY_DIR / "queue"),
+        "control_folder": str(CELERY_DIR / "control"),
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DIR / "beat-schedule")
+# A task that dies with its worker is delivered again; every task is safe to run twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Providers -------------------------------------------------------------------------------------
 

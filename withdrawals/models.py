@@ -30,7 +30,10 @@ class ConnectedAccount(models.Model):
     last_payout_id = models.CharField(max_length=255, blank=True)
     last_payout_status = models.CharField(max_length=32, blank=True)
     last_payout_failure = models.CharField(max_length=200, blank=True)
+    # Each kind of Stripe object keeps its own ordering: the account's snapshots and its payouts' events
+    # are different objects, and a payout event must never make a later account update look stale.
     last_event_created = models.BigIntegerField(default=0)
+    last_payout_event_created = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from tutoring.api.fields import DateTimeField
+from tutoring.api.fields import DateTimeField, StrictIntegerField
 from withdrawals.models import Withdrawal
 
 
@@ -23,15 +23,7 @@ class LinkOut(serializers.Serializer):
 
 
 class WithdrawalIn(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1)
-
-    def to_internal_value(self, data):
-        # "an integer": 2000.0 or "2000" are not integers of minor units.
-        if isinstance(data, dict) and not (
-            isinstance(data.get("amount"), int) and not isinstance(data["amount"], bool)
-        ):
-            raise serializers.ValidationError({"amount": ["Must be an integer amount in minor units."]})
-        return super().to_internal_value(data)
+    amount = StrictIntegerField(min_value=1)
 
 
 class WithdrawalOut(serializers.ModelSerializer):
@@ -58,6 +50,7 @@ class RejectIn(serializers.Serializer):
 
 
 class StatsOut(serializers.Serializer):
+    currency = serializers.CharField(help_text="The tutor's currency: every figure is in its minor unit.")
     totalEarnings = serializers.IntegerField(source="total_earnings")
     totalWithdrawn = serializers.IntegerField(source="total_withdrawn")
     balance = serializers.IntegerField()

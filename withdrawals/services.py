@@ -10,15 +10,18 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from payments import ledger
 from payments.selectors import tutor_earnings
+from payments.services import earnings_release_due
 from payments.snapshots import lock_for_snapshot
 from payments.stripe import AccountResult, get_provider
 from tutoring.access import require_role
 from tutoring.decisions import decide, lock_pending, rejection_note
 from tutoring.errors import ApplicationError, Conflict, NotFound, ProviderError
 from tutoring.models import Role, TutorProfile, User
+from tutoring.money import amount_step
 from withdrawals.models import AccountStatus, ConnectedAccount, Withdrawal, WithdrawalStatus
 
 logger = logging.getLogger(__name__)
@@ -144,7 +147,11 @@ def account_apply_payout(*, account_id: str, payout: dict, event_created: int) -
     (the money left the platform with the transfer; the payout moves it from Stripe to the bank)."""
     with transaction.atomic():
         account = lock_for_snapshot(
-            ConnectedAccount.objects, [Q(provider_id=account_id)], created=event_created, what="account"
+            ConnectedAccount.objects,
+            [Q(provider_id=account_id)],
+            created=event_created,
+            what="account",
+            watermark="last_payout_event_created",
         )
         account.last_payout_id = payout.get("id", "")[:255]
         account.last_payout_status = (payout.get("status") or "")[:32]
@@ -161,6 +168,8 @@ def withdrawal_request(*, user: User, amount: int) -> Withdrawal:
 
     The balance check and the hold are one transaction under the tutor's row lock, so concurrent
     requests are serialised and each sees the holds of those before it: the balance never goes negative.
+    Shares whose earnings hold is over are released first, whether or not the job has run. The money
+    is the tutor's currency's, and so is the withdrawal.
     """
     _require_tutor(user)
     if amount < settings.MIN_WITHDRAWAL_AMOUNT:
@@ -169,16 +178,24 @@ def withdrawal_request(*, user: User, amount: int) -> Withdrawal:
             errors={"amount": [f"At least {settings.MIN_WITHDRAWAL_AMOUNT}."]},
         )
     with transaction.atomic():
-        profile = _lock_tutor(user)
+        _lock_tutor(user)
         account = ConnectedAccount.objects.filter(tutor=user).first()
         if account is None or account.status != AccountStatus.VERIFIED:
             raise Conflict("A verified payout account is required before withdrawing.")
-        balance = tutor_earnings(tutor_id=user.pk).balance
-        if amount > balance:
+        earnings_release_due(now=timezone.now(), tutor_id=user.pk)
+        earnings = tutor_earnings(tutor_id=user.pk)
+        step = amount_step(earnings.currency)
+        if amount % step:
             raise ApplicationError(
-                f"amount exceeds the available balance ({balance}).", errors={"amount": [f"At most {balance}."]}
+                f"amount must be a multiple of {step} in {earnings.currency}.",
+                errors={"amount": [f"A multiple of {step}."]},
             )
-        withdrawal = Withdrawal.objects.create(tutor=user, account=account, amount=amount, currency=profile.currency)
+        if amount > earnings.balance:
+            raise ApplicationError(
+                f"amount exceeds the available balance ({earnings.balance}).",
+                errors={"amount": [f"At most {earnings.balance}."]},
+            )
+        withdrawal = Withdrawal.objects.create(tutor=user, account=account, amount=amount, currency=earnings.currency)
         ledger.record_withdrawal_requested(withdrawal=withdrawal)
         return withdrawal
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
@@ -6,22 +8,34 @@ from live.models import Message, Participant, Session, SessionStatus
 from live.realtime import broadcast
 from live.serializers import MessageOut
 from payments import ledger
+from payments.models import Payment, PaymentStatus
 from tutoring.errors import ApplicationError
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import BookingFactory
 
 
 class PaidBookingFactory(BookingFactory):
-    """A booking whose payment went through: `paid`, with the payment in the tutor's pending earnings."""
+    """A class about to begin (inside its class window) whose payment went through: `paid`, with its
+    succeeded payment recorded and in the tutor's pending earnings."""
 
     class Meta:
         skip_postgeneration_save = True
 
     status = BookingStatus.PAID
+    start_time = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=5))
 
     @factory.post_generation
     def payment(obj, create, extracted, **kwargs):
         if create:
+            Payment.objects.create(
+                booking=obj,
+                provider_id=f"pi_{obj.pk.hex[:24]}",
+                client_secret=f"pi_{obj.pk.hex[:24]}_secret_factory",
+                amount=obj.price,
+                currency=obj.currency,
+                status=PaymentStatus.SUCCEEDED,
+                succeeded_at=timezone.now(),
+            )
             ledger.record_payment(booking=obj, amount=obj.price)
 
 

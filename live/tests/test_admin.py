@@ -60,7 +60,7 @@ def test_end_selected_sessions(admin_client):
     running.booking.refresh_from_db()
     assert running.status == SessionStatus.COMPLETED and waiting.status == SessionStatus.CREATED
     assert running.booking.status == BookingStatus.COMPLETED
-    assert tutor_earnings(tutor_id=running.booking.tutor_id).total_earnings == tutor_share(running.booking.price)
+    assert tutor_earnings(tutor_id=running.booking.tutor_id).pending_earnings == tutor_share(running.booking.price)
 
 
 def test_provider_failure_is_reported(admin_client, twilio):

@@ -7,6 +7,7 @@ from live.models import Participant, Session
 from live.tests.factories import ActiveSessionFactory, PaidBookingFactory
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
+from payments.tests.factories import after_the_hold
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import StaffFactory
 from tutoring.tests.test_concurrency import run_concurrently
@@ -50,5 +51,6 @@ def test_ending_at_once_ends_once():
     assert sorted(code for code, _ in results) == [200] + [409] * 5, results
     session.booking.refresh_from_db()
     assert session.booking.status == BookingStatus.COMPLETED
+    assert after_the_hold(tutor_id=session.booking.tutor_id) == 1
     earnings = tutor_earnings(tutor_id=session.booking.tutor_id)
     assert (earnings.pending_earnings, earnings.total_earnings) == (0, tutor_share(session.booking.price))

@@ -14,6 +14,7 @@ from live.tests.shapes import SESSION_KEYS
 from live.video.sandbox import sandbox_credentials
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
+from payments.tests.factories import after_the_hold
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import BookingFactory, StudentFactory, TutorFactory
 from tutoring.tests.utils import assert_error, data
@@ -226,7 +227,7 @@ class TestStart:
 
 
 class TestEnd:
-    def test_tutor_ends_booking_completed_earnings_released(
+    def test_tutor_ends_booking_completed_earnings_released_after_the_hold(
         self, client_for, subscribe, django_capture_on_commit_callbacks
     ):
         session = ActiveSessionFactory()
@@ -243,7 +244,10 @@ class TestEnd:
         booking.refresh_from_db()
         assert session.status == SessionStatus.COMPLETED
         assert datetime.fromisoformat(body["actualEndTime"]) == ms(session.actual_end_time)
-        assert booking.status == BookingStatus.COMPLETED
+        assert booking.status == BookingStatus.COMPLETED and booking.completed_at == session.actual_end_time
+        held = tutor_earnings(tutor_id=booking.tutor_id)
+        assert (held.pending_earnings, held.total_earnings) == (share, 0)
+        assert after_the_hold(tutor_id=booking.tutor_id) == 1
         after = tutor_earnings(tutor_id=booking.tutor_id)
         assert (after.pending_earnings, after.total_earnings) == (0, share)
         event = subscriber.receive()
@@ -268,6 +272,7 @@ class TestEnd:
         data(tutor.post(url(session, "start")))
         data(tutor.post(url(session, "end")))
         assert_error(tutor.post(url(session, "end")), 409, url(session, "end"), "POST")
+        after_the_hold(tutor_id=session.booking.tutor_id)
         assert tutor_earnings(tutor_id=session.booking.tutor_id).total_earnings == tutor_share(session.booking.price)
 
     def test_student_403_stranger_404(self, client_for):
@@ -342,6 +347,8 @@ def test_whole_life_cycle(client_for, booking, subscribe, django_capture_on_comm
     assert [m["content"] for m in messages] == ["hello"]
     booking.refresh_from_db()
     assert booking.status == BookingStatus.COMPLETED
+    assert tutor_earnings(tutor_id=booking.tutor_id).pending_earnings == tutor_share(booking.price)
+    after_the_hold(tutor_id=booking.tutor_id)
     assert tutor_earnings(tutor_id=booking.tutor_id).total_earnings == tutor_share(booking.price)
 
 

@@ -9,6 +9,7 @@ from live.models import Participant, SessionStatus
 from live.tests.factories import ActiveSessionFactory, SessionFactory
 from payments.ledger import tutor_share
 from payments.selectors import tutor_earnings
+from payments.tests.factories import after_the_hold
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.utils import assert_error
@@ -157,6 +158,9 @@ class TestRoomEnded:
         assert session.status == SessionStatus.COMPLETED and session.actual_end_time is not None
         assert booking.status == BookingStatus.COMPLETED
         earnings = tutor_earnings(tutor_id=booking.tutor_id)
+        assert (earnings.pending_earnings, earnings.total_earnings) == (tutor_share(booking.price), 0)
+        after_the_hold(tutor_id=booking.tutor_id)
+        earnings = tutor_earnings(tutor_id=booking.tutor_id)
         assert (earnings.pending_earnings, earnings.total_earnings) == (0, tutor_share(booking.price))
         event = subscriber.receive()
         assert event["event"] == "session_updated"
@@ -176,6 +180,7 @@ class TestRoomEnded:
         ok(callback(params(session, "room-ended")))
         session.refresh_from_db()
         assert session.actual_end_time == ended_at
+        assert after_the_hold(tutor_id=session.booking.tutor_id) == 1  # released once, not twice
         assert tutor_earnings(tutor_id=session.booking.tutor_id).total_earnings == tutor_share(session.booking.price)
 
     def test_a_replaced_rooms_late_end_is_ignored(self, callback):

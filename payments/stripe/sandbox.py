@@ -166,27 +166,41 @@ def account_snapshot(account_id: str, *, verified: bool, metadata: dict | None =
 
 def payment_sandbox_confirm(*, payment_intent_id: str, user, outcome: str = "succeeded"):
     """The student "pays" (or the card is declined) on the sandbox's stand-in for Stripe's card form;
-    Stripe's event goes through the webhook handler. 404 with real Stripe keys."""
-    from payments.models import PaymentStatus
+    Stripe's event goes through the webhook handler. 404 with real Stripe keys.
+
+    Like Stripe, the sandbox never lets a cancelled intent succeed: the booking and the payment are
+    locked (in that order) while the state is checked and the event is processed, so a cancellation
+    racing this comes wholly before (409 here) or wholly after (then a paid booking is cancelled).
+    """
+    from django.db import transaction
+
+    from payments.models import Payment
     from payments.selectors import payment_get_for_student
-    from tutoring.models import BookingStatus
+    from payments.services import CANCELLABLE_INTENT_STATUSES
+    from tutoring.models import Booking, BookingStatus
 
     if not get_provider().sandbox:
         raise NotFound("Not found.")
-    payment = payment_get_for_student(provider_id=payment_intent_id, user=user)
-    if payment.booking.status != BookingStatus.PENDING_PAYMENT or payment.status == PaymentStatus.SUCCEEDED:
-        raise Conflict(f"This booking is {payment.booking.status}; there is nothing to pay.")
-    if outcome == "succeeded":
-        deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))
-    else:
-        error = {
-            "type": "card_error",
-            "code": "card_declined",
-            "decline_code": "generic_decline",
-            "message": "Your card was declined.",
-        }
-        snapshot = payment_intent_snapshot(payment, status="requires_payment_method", last_payment_error=error)
-        deliver("payment_intent.payment_failed", snapshot)
+    found = payment_get_for_student(provider_id=payment_intent_id, user=user)
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=found.booking_id)
+        payment = Payment.objects.select_for_update().get(pk=found.pk)
+        status = booking.current_status()
+        if status != BookingStatus.PENDING_PAYMENT:
+            raise Conflict(f"This booking is {status}; there is nothing to pay.")
+        if payment.status not in CANCELLABLE_INTENT_STATUSES:
+            raise Conflict(f"This payment is {payment.status}; there is nothing to pay.")
+        if outcome == "succeeded":
+            deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))
+        else:
+            error = {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            }
+            snapshot = payment_intent_snapshot(payment, status="requires_payment_method", last_payment_error=error)
+            deliver("payment_intent.payment_failed", snapshot)
     payment.refresh_from_db()
     payment.booking.refresh_from_db()
     return payment

@@ -23,6 +23,17 @@ def paid_booking(**kwargs) -> Booking:
     return booking
 
 
+def after_the_hold(*, tutor_id=None) -> int:
+    """The earnings hold of every class held so far has passed, and the release job runs."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    later = timezone.now() + timedelta(hours=settings.EARNINGS_HOLD_HOURS, seconds=1)
+    return services.earnings_release_due(now=later, tutor_id=tutor_id)
+
+
 def ledger_history(tutor, *, payments: int, withdrawals: int) -> None:
     """A long history written straight into the ledger: per payment of 6000 its payment, fee and
     release entries (5100 earned); per withdrawal of 2000 its request and paid entries. Then the

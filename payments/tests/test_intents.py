@@ -1,6 +1,8 @@
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from payments.models import LedgerEntry, Payment
 from payments.tests.factories import paid_booking
@@ -83,8 +85,8 @@ def test_cancelling_a_booking_cancels_its_intent(client_for):
     assert_error(client.post(CONFIRM, {"paymentIntentId": intent["paymentIntentId"]}), 409)
 
 
-def test_a_paid_booking_cannot_be_cancelled(client_for):
-    booking = paid_booking()
+def test_a_paid_booking_within_a_day_cannot_be_cancelled_by_the_student(client_for):
+    booking = paid_booking(start_time=timezone.now() + timedelta(hours=23))
     assert_error(client_for(booking.student).post(f"/api/bookings/{booking.pk}/cancel"), 409)
 
 

@@ -1,11 +1,11 @@
-"""The ledger rules of docs/money.md "Earnings and withdrawals", with exact figures (15% fee by default)."""
+"""The ledger rules of docs/money.md "The ledger", with exact figures (15% fee by default)."""
 
 import pytest
 
 from payments import ledger
 from payments.models import LedgerEntry, Refund
 from payments.selectors import tutor_earnings
-from payments.tests.factories import paid_booking
+from payments.tests.factories import after_the_hold, paid_booking
 from tutoring.services import booking_complete
 
 pytestmark = pytest.mark.django_db
@@ -36,13 +36,15 @@ def figures(tutor):
     }
 
 
-def test_paid_then_held():
+def test_paid_then_held_then_released():
     booking = paid_booking()  # 60 min at 6000
     assert figures(booking.tutor) == {"earned": 0, "pending": 5100, "balance": 0, "payments": 1}
     booking_complete(booking_id=booking.pk)
-    assert figures(booking.tutor) == {"earned": 5100, "pending": 0, "balance": 5100, "payments": 1}
+    assert figures(booking.tutor) == {"earned": 0, "pending": 5100, "balance": 0, "payments": 1}
     booking_complete(booking_id=booking.pk)  # idempotent
+    assert after_the_hold() == 1
     assert figures(booking.tutor) == {"earned": 5100, "pending": 0, "balance": 5100, "payments": 1}
+    assert after_the_hold() == 0  # released once
 
 
 def refund_of(booking, amount):
@@ -58,21 +60,21 @@ def refund_of(booking, amount):
 
 
 @pytest.mark.parametrize(
-    "held,refund,earned,pending",
+    "released,refund,earned,pending",
     [
-        (True, 6000, 0, 0),  # full refund after the class takes the whole share back
+        (True, 6000, 0, 0),  # a full refund of a released share takes all of it back
         (True, 2000, 5100 - 1700, 0),  # share(2000) = 1700
-        (False, 6000, 0, 0),  # before the class: pending leaves, nothing is earned
+        (False, 6000, 0, 0),  # not released: pending leaves, nothing is earned
         (False, 2000, 5100 - 1700, 0),  # what a partial refund leaves the tutor becomes earned
         (False, 1, 5100 - 1, 0),
     ],
 )
-def test_refund_rules(held, refund, earned, pending):
+def test_refund_rules(released, refund, earned, pending):
     booking = paid_booking()
-    if held:
-        booking_complete(booking_id=booking.pk)
+    if released:
+        ledger.record_release(booking=booking)
     r = refund_of(booking, refund)
-    assert ledger.record_refund(booking=booking, refund=r, class_held=held)
+    assert ledger.record_refund(booking=booking, refund=r, released=released)
     assert figures(booking.tutor) == {"earned": earned, "pending": pending, "balance": earned, "payments": 1}
 
 
@@ -80,8 +82,8 @@ def test_an_event_is_recorded_once():
     booking = paid_booking()
     before = LedgerEntry.objects.count()
     assert ledger.record_payment(booking=booking, amount=booking.price) is False
-    assert ledger.record_class_held(booking=booking) is True
-    assert ledger.record_class_held(booking=booking) is False
+    assert ledger.record_release(booking=booking) is True
+    assert ledger.record_release(booking=booking) is False
     assert LedgerEntry.objects.count() == before + 2
     assert figures(booking.tutor)["earned"] == 5100
 
@@ -102,10 +104,11 @@ def test_running_totals_match_entries_and_the_check_finds_drift():
 
     booking = paid_booking()
     booking_complete(booking_id=booking.pk)
+    after_the_hold()
     assert ledger.verify_balances() == []
     call_command("ledger_check")
     LedgerBalance.objects.filter(account="earned").update(total=1)
-    with pytest.raises(CommandError, match="differ"):
+    with pytest.raises(CommandError, match="running total"):
         call_command("ledger_check")
     call_command("ledger_check", "--rebuild")
     assert figures(booking.tutor)["earned"] == 5100

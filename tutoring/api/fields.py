@@ -1,12 +1,51 @@
 from datetime import UTC
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+
+LAST_YEAR = 2100
 
 
 class DateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC with an explicit `+00:00` offset (docs/api.md "Conventions"), like the error body's."""
+    """ISO 8601 in UTC with an explicit `+00:00` offset (docs/api.md "Conventions"), like the error body's.
+
+    Input must carry its offset (`Z` or `+01:00`): a time without one is ambiguous, and taking it as UTC
+    would book the wrong hour for anyone elsewhere. Years after 2100 are refused.
+    """
+
+    default_error_messages = {
+        "naive": "Include a UTC offset, e.g. 2026-12-01T10:00:00+01:00 or 2026-12-01T09:00:00Z.",
+        "too_far": f"Must be in {LAST_YEAR} or before.",
+    }
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if isinstance(value, str) and not _has_offset(value):
+            self.fail("naive")
+        if parsed.year > LAST_YEAR:
+            self.fail("too_far")
+        return parsed
 
     def to_representation(self, value):
         if value is None:
             return None
         return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _has_offset(text: str) -> bool:
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:
+        return False
+    return parsed is not None and parsed.tzinfo is not None
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer amount in minor units: `4000`, never `"4000"`, `4000.0` or `true`."""
+
+    default_error_messages = {"strict": "Must be an integer amount in minor units."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("strict")
+        return super().to_internal_value(data)

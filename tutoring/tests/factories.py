@@ -54,8 +54,10 @@ class BookingFactory(factory.django.DjangoModelFactory):
     start_time = factory.Sequence(lambda n: timezone.now() + timedelta(days=1, hours=2 * n))
     duration_minutes = 60
     end_time = factory.LazyAttribute(lambda b: b.start_time + timedelta(minutes=b.duration_minutes))
+    currency = factory.LazyAttribute(lambda b: b.tutor.tutor_profile.currency)
     price = factory.LazyAttribute(
-        lambda b: booking_price(hourly_rate=b.tutor.tutor_profile.hourly_rate, duration_minutes=b.duration_minutes)
+        lambda b: booking_price(
+            hourly_rate=b.tutor.tutor_profile.hourly_rate, duration_minutes=b.duration_minutes, currency=b.currency
+        )
     )
-    currency = "usd"
     status = BookingStatus.PENDING_PAYMENT

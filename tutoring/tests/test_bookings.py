@@ -143,8 +143,11 @@ class TestReadAndCancel:
         assert data(client_for(booking.tutor).post(url))["status"] == "cancelled"
         assert_error(client_for(booking.student).post(url), 409, url, "POST")
 
-    @pytest.mark.parametrize("status", [BookingStatus.PAID, BookingStatus.COMPLETED, BookingStatus.REFUNDED])
-    def test_paid_bookings_go_through_refunds(self, client_for, status):
+    @pytest.mark.parametrize(
+        "status",
+        [BookingStatus.COMPLETED, BookingStatus.REFUNDED, BookingStatus.EXPIRED, BookingStatus.MISSED],
+    )
+    def test_held_or_settled_bookings_cannot_be_cancelled(self, client_for, status):
         booking = BookingFactory(status=status)
         assert_error(client_for(booking.student).post(f"{BOOKINGS}/{booking.pk}/cancel"), 409)
         booking.refresh_from_db()

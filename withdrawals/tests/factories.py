@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
+from payments.services import earnings_release
 from payments.stripe.sandbox import account_snapshot, deliver
 from payments.tests.factories import paid_booking
 from tutoring.models import User
@@ -12,9 +17,12 @@ from withdrawals.models import ConnectedAccount
 
 
 def held_class(tutor: User, minutes: int = 60):
-    """A booking of `tutor` paid and held: its share (price − 15%) is earned."""
-    booking = paid_booking(tutor=tutor, duration_minutes=minutes)
-    booking_complete(booking_id=booking.pk)
+    """A booking of `tutor` paid, held two days ago and past its earnings hold: its share (price − 15%)
+    is earned."""
+    start = timezone.now() - timedelta(days=2)
+    booking = paid_booking(tutor=tutor, duration_minutes=minutes, start_time=start)
+    booking_complete(booking_id=booking.pk, at=booking.end_time)
+    assert earnings_release(booking_id=booking.pk, now=timezone.now())
     return booking
 
 

@@ -1,9 +1,9 @@
-"""Every rule of docs/money.md "Earnings and withdrawals", through the real flows, with exact figures (fee 15%)."""
+"""Every rule of docs/money.md "Earnings and withdrawals", through the real flows, exact figures (fee 15%)."""
 
 import pytest
 
 from payments import ledger
-from payments.tests.factories import ledger_history, paid_booking
+from payments.tests.factories import after_the_hold, ledger_history, paid_booking
 from tutoring.services import booking_complete
 from tutoring.tests.factories import BookingFactory, TutorFactory
 from tutoring.tests.utils import assert_error, data
@@ -28,6 +28,7 @@ def refund(client_for, staff, booking, amount, django_capture_on_commit_callback
 
 def test_empty(client_for, tutor):
     assert stats(client_for, tutor) == {
+        "currency": "usd",
         "totalEarnings": 0,
         "totalWithdrawn": 0,
         "balance": 0,
@@ -51,17 +52,23 @@ def test_the_whole_story(client_for, staff, django_capture_on_commit_callbacks):
     booking_complete(booking_id=a.pk)
     booking_complete(booking_id=b.pk)
     s = stats(client_for, tutor)
-    assert (s["totalEarnings"], s["pendingEarnings"], s["balance"]) == (12750, 12750, 12750)
+    # Held, but inside the earnings hold: still pending, not withdrawable.
+    assert (s["totalEarnings"], s["pendingEarnings"], s["balance"]) == (0, 25500, 0)
 
-    # Refund after the class: share(2000) = 1700 is taken back from earned.
+    # Refund during the hold after the class, partial: b's 7650 leaves pending; 7650 − share(2000)=1700 → 5950.
     refund(client_for, staff, b, 2000, django_capture_on_commit_callbacks)
     # Refund before the class, partial: c's 2550 leaves pending; 2550 − share(1000)=850 → 1700 earned.
     refund(client_for, staff, c, 1000, django_capture_on_commit_callbacks)
     # Full refund before the class: d's 10200 leaves pending, nothing earned.
     refund(client_for, staff, d, 12000, django_capture_on_commit_callbacks)
     s = stats(client_for, tutor)
+    assert (s["totalEarnings"], s["pendingEarnings"]) == (5950 + 1700, 5100)
+    # The hold of a passes: its 5100 becomes earned.
+    assert after_the_hold(tutor_id=tutor.pk) == 1
+    s = stats(client_for, tutor)
     earned = 5100 + 7650 - 1700 + 1700
     assert s == {
+        "currency": "usd",
         "totalEarnings": earned,
         "pendingEarnings": 0,
         "balance": earned,
@@ -79,6 +86,7 @@ def test_the_whole_story(client_for, staff, django_capture_on_commit_callbacks):
     s = stats(client_for, tutor)
     # balance = earned − paid (3000) − still pending (1000); the rejected 2000 is back.
     assert s == {
+        "currency": "usd",
         "totalEarnings": earned,
         "pendingEarnings": 0,
         "balance": earned - 3000 - 1000,
@@ -94,6 +102,7 @@ def test_stats_are_per_tutor(client_for):
     mine, other = TutorFactory(), TutorFactory()
     booking = paid_booking(tutor=other)
     booking_complete(booking_id=booking.pk)
+    after_the_hold()
     assert stats(client_for, mine)["totalEarnings"] == 0
     assert stats(client_for, other)["totalEarnings"] == 5100
 
@@ -114,6 +123,7 @@ def test_query_count_is_constant_with_10000_payments(client_for, django_assert_n
         big = data(client.get(STATS))
     assert small["paymentsCount"] == 10
     assert big == {
+        "currency": "usd",
         "totalEarnings": 51_000_000,
         "pendingEarnings": 0,
         "totalWithdrawn": 2_000_000,

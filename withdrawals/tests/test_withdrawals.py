@@ -25,6 +25,7 @@ class TestRequest:
         assert set(created) == {"id", "status", "amount", "currency", "createdAt", "decidedAt"}
         assert (created["status"], created["amount"], created["currency"]) == ("pending", 5000, "usd")
         assert stats(client) == {
+            "currency": "usd",
             "totalEarnings": 15300,
             "totalWithdrawn": 0,
             "balance": 10300,
@@ -102,6 +103,7 @@ class TestDecisions:
         stored = Withdrawal.objects.get()
         assert stored.transfer_id.startswith("tr_") and (stored.decided_by, stored.decision_note) == (staff, "ok")
         assert stats(client_for(tutor)) == {
+            "currency": "usd",
             "totalEarnings": 15300,
             "totalWithdrawn": 5000,
             "balance": 10300,
@@ -141,6 +143,7 @@ class TestDecisions:
         stored = Withdrawal.objects.get()
         assert (stored.status, stored.failure_reason) == (WithdrawalStatus.FAILED, "transfer reversed")
         assert stats(client_for(tutor)) == {
+            "currency": "usd",
             "totalEarnings": 15300,
             "totalWithdrawn": 0,
             "balance": 15300,

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from live.services import session_create
 from payments.selectors import tutor_earnings
-from payments.services import payment_intent_create
+from payments.services import earnings_release_due, payment_intent_create
 from payments.stripe import get_provider
 from payments.stripe.sandbox import account_snapshot, deliver, payment_intent_snapshot
 from tutoring.models import Booking, Role, TutorProfile, TutorSubject, User
@@ -83,7 +83,9 @@ class Command(BaseCommand):
                 currency="usd",
             )
             _pay(held)
-            booking_complete(booking_id=held.pk)
+            booking_complete(booking_id=held.pk, at=held.end_time)
+            # The earnings hold of that class is long over: what the hourly job would do.
+            earnings_release_due(now=timezone.now(), tutor_id=ada.pk)
             upcoming = booking_create(
                 student=grace,
                 tutor_id=ada.pk,
