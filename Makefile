@@ -34,6 +34,10 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
 	@echo "Serving http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/, health: /healthz)"
+	@# The background jobs (expiry, earnings release, missed classes) run beside the server: one Celery
+	@# worker with its beat, on the filesystem broker in .celery/ (no Redis needed); stopped with it.
+	@$(BIN)/celery -A tutoring worker --beat --pool=solo --loglevel=WARNING & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) tutoring.asgi:application
 
 test: $(VENV)/.dev $(JS_TESTS)/node_modules/.installed
@@ -49,4 +53,4 @@ bench-chat: $(VENV)/.dev bench/node_modules/.installed
 	$(BIN)/python bench/chat_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 node_modules $(JS_TESTS)/node_modules bench/node_modules
+	rm -rf $(VENV) staticfiles db.sqlite3 .celery node_modules $(JS_TESTS)/node_modules bench/node_modules
