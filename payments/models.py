@@ -20,6 +20,15 @@ class PaymentStatus(models.TextChoices):
     CANCELED = "canceled"
 
 
+# A PaymentIntent in these states can still be paid, so it can (and must) be cancelled.
+CANCELLABLE_INTENT_STATUSES = (
+    PaymentStatus.REQUIRES_PAYMENT_METHOD,
+    PaymentStatus.REQUIRES_CONFIRMATION,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.FAILED,
+)
+
+
 class Payment(models.Model):
     """Our record of the one Stripe PaymentIntent of a booking."""
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from payments import ledger
 from payments.models import (
+    CANCELLABLE_INTENT_STATUSES,
     OPEN_REFUND_STATUSES,
     Payment,
     PaymentStatus,
@@ -38,13 +39,6 @@ from tutoring.money import amount_step
 logger = logging.getLogger(__name__)
 
 STUDENT_ONLY = "Only the booking's student can do this."
-# A PaymentIntent in these states can still be paid, so it can (and must) be cancelled.
-CANCELLABLE_INTENT_STATUSES = (
-    PaymentStatus.REQUIRES_PAYMENT_METHOD,
-    PaymentStatus.REQUIRES_CONFIRMATION,
-    PaymentStatus.REQUIRES_ACTION,
-    PaymentStatus.FAILED,
-)
 
 
 def _booking_for_student(booking_id, user: User) -> Booking:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments import services as payments
-from payments.models import RefundOrigin
+from payments.models import CANCELLABLE_INTENT_STATUSES, RefundOrigin
 from tutoring.access import check_booking_access, require_role
 from tutoring.errors import ApplicationError, Conflict
 from tutoring.models import (
@@ -253,9 +253,7 @@ def booking_expire(*, booking_id, now: datetime) -> bool:
 def bookings_expire_due(*, now: datetime, limit: int = 500) -> int:
     """Expire the unpaid bookings past their window, and cancel the intents of expired ones still open."""
     due = Booking.objects.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window())
-    open_intents = Booking.objects.filter(
-        status=BookingStatus.EXPIRED, payment__status__in=payments.CANCELLABLE_INTENT_STATUSES
-    )
+    open_intents = Booking.objects.filter(status=BookingStatus.EXPIRED, payment__status__in=CANCELLABLE_INTENT_STATUSES)
     ids = [*due.values_list("pk", flat=True)[:limit], *open_intents.values_list("pk", flat=True)[:limit]]
     return sum(booking_expire(booking_id=pk, now=now) for pk in dict.fromkeys(ids))
 

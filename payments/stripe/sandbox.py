@@ -174,9 +174,8 @@ def payment_sandbox_confirm(*, payment_intent_id: str, user, outcome: str = "suc
     """
     from django.db import transaction
 
-    from payments.models import Payment
+    from payments.models import CANCELLABLE_INTENT_STATUSES, Payment
     from payments.selectors import payment_get_for_student
-    from payments.services import CANCELLABLE_INTENT_STATUSES
     from tutoring.models import Booking, BookingStatus
 
     if not get_provider().sandbox:
