@@ -228,26 +228,26 @@ def booking_expire(*, booking_id, now: datetime) -> bool:
     """An unpaid booking past its payment window becomes `expired`; then its PaymentIntent is cancelled at
     Stripe, so the student cannot pay for time that is free again. True if it expired now.
 
-    The cancellation is a second step: the time rule does not wait for Stripe. If Stripe fails, or says
-    the intent already succeeded, the payment's own event settles it (a late payment is refunded).
+    The time rule does not wait for Stripe: if Stripe fails (the next run tries again) or says the intent
+    already succeeded (its event settles it: a late payment is refunded), the booking expires anyway.
     """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-        expired = booking is not None and booking.current_status(now=now) == BookingStatus.EXPIRED
-        if expired and booking.status != BookingStatus.EXPIRED:
+        if booking is None:
+            return False
+        newly = (
+            booking.status == BookingStatus.PENDING_PAYMENT and booking.current_status(now=now) == BookingStatus.EXPIRED
+        )
+        if newly:
             booking.status = BookingStatus.EXPIRED
             booking.save(update_fields=["status", "updated_at"])
-        else:
-            expired = False
-    if booking is not None and booking.status == BookingStatus.EXPIRED:
-        try:
-            with transaction.atomic():
-                payments.payment_intent_cancel_for_booking(
-                    booking=Booking.objects.select_for_update().get(pk=booking_id)
-                )
-        except ApplicationError as exc:
-            logger.warning("expired booking %s: its payment intent was not cancelled: %s", booking_id, exc.message)
-    return expired
+        if booking.status == BookingStatus.EXPIRED:
+            try:
+                with transaction.atomic():
+                    payments.payment_intent_cancel_for_booking(booking=booking)
+            except ApplicationError as exc:
+                logger.warning("expired booking %s: its intent was not cancelled: %s", booking_id, exc.message)
+    return newly
 
 
 def bookings_expire_due(*, now: datetime, limit: int = 500) -> int:

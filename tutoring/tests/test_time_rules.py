@@ -90,6 +90,18 @@ class TestPaymentWindow:
         assert (booking.status, other.status) == (BookingStatus.EXPIRED, BookingStatus.EXPIRED)
         assert payment.status == PaymentStatus.CANCELED
 
+    def test_the_job_expires_even_when_stripe_fails_and_cancels_on_its_next_run(self, stripe_stub):
+        booking = BookingFactory()
+        payment = intent_for(booking)
+        stripe_stub.fail("POST", f"/v1/payment_intents/{payment.provider_id}/cancel", Failure(status=500, times=1))
+        later = booking.payment_due_by + timedelta(seconds=1)
+        assert services.bookings_expire_due(now=later) == 1
+        booking.refresh_from_db(), payment.refresh_from_db()
+        assert booking.status == BookingStatus.EXPIRED and payment.status == "requires_payment_method"
+        assert services.bookings_expire_due(now=later) == 0
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.CANCELED
+
     def test_a_payment_that_succeeds_late_is_refunded_in_full(self, django_capture_on_commit_callbacks):
         booking = BookingFactory()
         payment = intent_for(booking)
