@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench bench-chat clean
+.PHONY: run test lint assets messages bench bench-chat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,30 @@ $(JS_TESTS)/node_modules/.installed: $(JS_TESTS)/package-lock.json
 	npm ci --prefix $(JS_TESTS) --no-audit --no-fund
 	touch $@
 
+# The pages' front end (docs/pages.md): npm packages pinned by static/package-lock.json, bundled by
+# esbuild into static/dist/ (git-ignored; the only static folder of the pages). Rebuilt when a source
+# or the lockfile changes.
+static/node_modules/.installed: static/package-lock.json
+	npm ci --prefix static --no-audit --no-fund
+	touch $@
+
+ASSET_SOURCES := static/build.mjs $(wildcard static/src/*.js static/src/*.css static/src/img/*)
+static/dist/.built: static/node_modules/.installed $(ASSET_SOURCES)
+	npm run --prefix static --silent build
+	touch $@
+
+assets: static/dist/.built
+
+# Translations: extract the pages' and the API's messages into locale/*/django.po and compile the
+# committed .mo files, with Babel (no GNU gettext needed). `manage.py translations --check` is a test.
+messages: $(VENV)/.dev
+	$(BIN)/python manage.py translations
+
 bench/node_modules/.installed: bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund
 	touch $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime static/dist/.built
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
@@ -40,7 +59,7 @@ run: $(VENV)/.runtime
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) tutoring.asgi:application
 
-test: $(VENV)/.dev $(JS_TESTS)/node_modules/.installed
+test: $(VENV)/.dev $(JS_TESTS)/node_modules/.installed static/dist/.built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -53,4 +72,5 @@ bench-chat: $(VENV)/.dev bench/node_modules/.installed
 	$(BIN)/python bench/chat_bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 .celery node_modules $(JS_TESTS)/node_modules bench/node_modules
+	rm -rf $(VENV) staticfiles db.sqlite3 .celery node_modules $(JS_TESTS)/node_modules bench/node_modules \
+		static/node_modules static/dist test-artifacts

@@ -73,3 +73,8 @@ def participant_list(*, session: Session) -> list[Participant]:
 
 def message_list(*, session: Session) -> QuerySet[Message]:
     return Message.objects.filter(session=session)
+
+
+def session_for_booking(*, booking) -> Session | None:
+    """The classroom of a booking, if either party has opened it."""
+    return Session.objects.filter(booking=booking).first()

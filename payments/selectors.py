@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date
 
-from django.db.models import F, FilteredRelation, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, FilteredRelation, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
-from payments.models import Account, EntryKind, Payment, Refund
+from payments.models import Account, EntryKind, LedgerEntry, Payment, Refund
 from tutoring.access import check_booking_access
 from tutoring.errors import NotFound
-from tutoring.models import User
+from tutoring.models import Booking, User
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,35 @@ def payment_get_for_student(*, provider_id: str, user: User) -> Payment:
     if payment is None or payment.booking.student_id != user.pk:
         raise NotFound("Payment intent not found.")
     return payment
+
+
+def payment_for_booking(*, booking: Booking) -> Payment | None:
+    """The booking's one PaymentIntent record, if it has been created."""
+    return Payment.objects.filter(booking=booking).first()
+
+
+def refund_list_for_booking(*, booking: Booking) -> QuerySet[Refund]:
+    return Refund.objects.filter(booking=booking).order_by("-created_at")
+
+
+def earnings_history(*, tutor_id, currency: str) -> list[tuple[date, int, int]]:
+    """A tutor's earnings over time in one currency, from the ledger: (day, earned, withdrawn) running
+    totals at the end of each day with a movement, oldest first — `tutor_earnings`' figures as they grew."""
+    rows = (
+        LedgerEntry.objects.filter(
+            tutor_id=tutor_id, currency=currency, account__in=(Account.EARNED, Account.WITHDRAWN)
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "account")
+        .annotate(total=Sum("amount"))
+        .order_by("day")
+    )
+    earned = withdrawn = 0
+    days: dict[date, tuple[int, int]] = {}
+    for row in rows:
+        if row["account"] == Account.EARNED:
+            earned += row["total"]
+        else:
+            withdrawn += row["total"]
+        days[row["day"]] = (earned, withdrawn)
+    return [(day, e, w) for day, (e, w) in days.items()]

@@ -7,6 +7,8 @@ multiples of 10, so those are priced and moved in steps of 10.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 # Stripe's presentment currencies (lowercase ISO 4217), as its "Supported currencies" page lists them.
 STRIPE_CURRENCIES = frozenset(
     {
@@ -175,3 +177,24 @@ def to_step(amount: int, currency: str) -> int:
     """`amount` rounded half up to the currency's step (unchanged for every currency but three-decimal ones)."""
     step = amount_step(currency)
     return round_half_up_div(amount, step) * step
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals a currency's amounts have when written for people (0 for ¥, 3 for KWD)."""
+    currency = currency.lower()
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+
+
+def to_minor_units(value: str, currency: str) -> int | None:
+    """A decimal amount as typed by a person ("12.50") in minor units (1250), or None if it is not one."""
+    try:
+        amount = Decimal(value.strip()).scaleb(minor_digits(currency))
+    except (InvalidOperation, AttributeError):
+        return None
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        return None
+    return int(amount)
+
+
+def from_minor_units(amount: int, currency: str) -> Decimal:
+    return Decimal(amount).scaleb(-minor_digits(currency))

@@ -35,3 +35,16 @@ def booking_list_for_user(*, user: User) -> QuerySet[Booking]:
 def booking_get_for_user(*, booking_id: str, user: User) -> Booking:
     """A booking its parties (and staff) may see; anyone else gets 404, not 403, so ids do not leak."""
     return check_booking_access(Booking.objects.filter(pk=booking_id).first(), user, staff_allowed=True)
+
+
+def subject_list() -> list[str]:
+    """Every subject some active tutor teaches, once each (case-insensitively), for the search page."""
+    names = (
+        TutorSubject.objects.filter(tutor__user__role=Role.TUTOR, tutor__user__is_active=True)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    return sorted(unique.values(), key=str.lower)

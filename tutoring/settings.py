@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "channels",
+    "csp",
     "tutoring",
     "payments",
     "live",
@@ -57,11 +58,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of pages and API messages: the switcher's cookie, else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "tutoring.urls"
@@ -78,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tutoring.web.context",
             ],
         },
     },
@@ -149,13 +154,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The pages' bundled JS and CSS, built from static/src by `npm run build` (make does it); only the
+# build output is a static folder, never static/node_modules.
+STATICFILES_DIRS = [BASE_DIR / "static" / "dist"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -298,3 +311,25 @@ if not DEBUG:
         raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is required with real Stripe keys.")
     if not TWILIO_SANDBOX and not TWILIO_AUTH_TOKEN:
         raise ImproperlyConfigured("TWILIO_AUTH_TOKEN is required with real Twilio keys.")
+
+# --- Content Security Policy (django-csp; docs/pages.md "Content Security Policy") ------------------
+# Pages load only this site's own scripts, styles, images and fonts: no inline script or style, page
+# data travels in JSON script blocks. A page that needs more adds it to its own response only
+# (`tutoring.web.csp_allow`): the classroom its socket.io origin (ws/wss) and camera media, plus
+# Twilio's signalling with real Twilio keys; the booking page Stripe.js and its frames with real
+# Stripe keys; the earnings page Stripe's hosted onboarding as a form target.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}

@@ -1,17 +1,15 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from live import pages as live_pages
 from live.webhooks import TwilioVideoCallbackView
 from payments.webhooks import StripeWebhookView
-from tutoring import views
+from tutoring import pages, views
 from tutoring.api.routers import ApiRouter
 from tutoring.health import healthz
-from withdrawals.urls import pages as withdrawal_pages
-
-HOME_CONTEXT = {"sandbox": settings.STRIPE_SANDBOX or settings.TWILIO_SANDBOX}
+from withdrawals import pages as withdrawal_pages
+from withdrawals.urls import pages as onboarding_pages
 
 router = ApiRouter()
 router.register("auth", views.AuthViewSet, basename="auth")
@@ -31,9 +29,13 @@ api = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html", extra_context=HOME_CONTEXT), name="home"),
+    # The pages (docs/pages.md), signed in with Django's session.
+    *pages.urlpatterns,
+    *live_pages.urlpatterns,
+    *withdrawal_pages.urlpatterns,
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("withdrawals/", include(withdrawal_pages)),
+    path("withdrawals/", include(onboarding_pages)),
     path("api/", include(api)),
 ]

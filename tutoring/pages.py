@@ -1,0 +1,288 @@
+"""The pages of accounts, tutors and bookings (docs/pages.md): home and search, a tutor's profile with
+the booking form, sign-in, sign-out, registration, my bookings and a booking with its actions.
+
+Each view validates with the API's serializers and calls one service or selector; the booking page's
+actions (pay, cancel, refund request, join) are forms posting to small views that call the service
+the API calls and show its answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from rest_framework_simplejwt.tokens import AccessToken
+
+from live import selectors as live_selectors
+from live import services as live_services
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.models import OPEN_REFUND_STATUSES, PaymentStatus, RefundStatus
+from payments.serializers import RefundIn
+from payments.stripe.sandbox import payment_sandbox_confirm
+from tutoring import selectors, services
+from tutoring.access import has_role
+from tutoring.models import BookingStatus, Role
+from tutoring.ratelimit import check_rate
+from tutoring.serializers import BookingCreateIn, RegisterIn
+from tutoring.web import STRIPE_JS, attempt, csp_allow, found, json_page, page, page_of, validate
+
+DURATIONS = range(15, 241, 15)
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Where to go after signing in: the `next` the login page was given, if it is on this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("home")
+
+
+# --- home, tutors ---------------------------------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    subject = request.GET.get("subject", "").strip()[:100]
+    tutors, next_cursor = page_of(selectors.tutor_list(subject=subject or None), request)
+    context = {"tutors": tutors, "next": next_cursor, "subject": subject, "subjects": selectors.subject_list()}
+    return render(request, "pages/home.html", context)
+
+
+def tutor(request: HttpRequest, tutor_id) -> HttpResponse:
+    """A tutor's profile and, for students, the booking form (POST books through `booking_create`)."""
+    profile = found(selectors.tutor_get, tutor_id=tutor_id)
+    form: dict = {"durationMinutes": "60", "subject": ""}
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        if not has_role(request.user, Role.STUDENT):
+            return redirect(f"{reverse('login')}?next={request.path}")
+        form = request.POST
+        values, errors = validate(
+            BookingCreateIn,
+            {
+                "tutorId": str(profile.user_id),
+                "startTime": form.get("startTime", ""),
+                "durationMinutes": form.get("durationMinutes", ""),
+                "subject": form.get("subject", ""),
+            },
+        )
+        if values is not None:
+            outcome = attempt(
+                request,
+                services.booking_create,
+                student=request.user,
+                tutor_id=values["tutorId"],
+                start_time=values["startTime"],
+                duration_minutes=values["durationMinutes"],
+                subject=values["subject"],
+            )
+            if outcome.ok:
+                messages.success(request, _("Booked. Pay for it to confirm the class."))
+                return redirect("booking", booking_id=outcome.value.pk)
+        status = 400
+    durations = [
+        {
+            "minutes": m,
+            "price": None
+            if profile.hourly_rate is None
+            else services.booking_price(hourly_rate=profile.hourly_rate, duration_minutes=m),
+        }
+        for m in DURATIONS
+    ]
+    context = {"profile": profile, "form": form, "errors": errors, "durations": durations}
+    return render(request, "pages/tutor.html", context, status=status)
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def login_page(request: HttpRequest) -> HttpResponse:
+    email = ""
+    status = 200
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip()
+        # Counted with the API's calls of the same client: guessing passwords here is no cheaper.
+        attempt_ok = attempt(request, check_rate, request=request, group="api", rate=settings.RATE_LIMIT_API).ok
+        user = attempt_ok and authenticate(request, username=email.lower(), password=request.POST.get("password", ""))
+        if user:
+            login(request, user)
+            return redirect(_next_url(request))
+        if attempt_ok:
+            messages.error(request, _("Wrong email or password."))
+        status = 400
+    return render(request, "pages/login.html", {"email": email, "next": _next_url(request)}, status=status)
+
+
+@require_POST
+def logout_page(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("home")
+
+
+def register_page(request: HttpRequest) -> HttpResponse:
+    form: dict = {"role": Role.STUDENT}
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        form = request.POST
+        values, errors = validate(RegisterIn, {key: form.get(key, "") for key in ("email", "password", "name", "role")})
+        if values is not None:
+            outcome = attempt(request, services.user_register, **values)
+            if outcome.ok:
+                login(request, outcome.value, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, _("Welcome! Your account is ready."))
+                return redirect(_next_url(request))
+            errors = outcome.error.errors or {}
+        status = 400
+    context = {"form": form, "errors": errors, "next": _next_url(request)}
+    return render(request, "pages/register.html", context, status=status)
+
+
+@require_POST
+@json_page
+def access_token(request: HttpRequest) -> HttpResponse:
+    """A short-lived access JWT for the signed-in user, for the pages' scripts (socket.io, the classroom's
+    API calls). Session and CSRF protected, answered only to POST: the token never appears in a URL."""
+    token = AccessToken.for_user(request.user)
+    expires = datetime.fromtimestamp(token["exp"], tz=UTC)
+    response = JsonResponse({"access": str(token), "expiresAt": expires.isoformat(timespec="seconds")})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- bookings -------------------------------------------------------------------------------------
+
+
+@page()
+def bookings(request: HttpRequest) -> HttpResponse:
+    queryset = selectors.booking_list_for_user(user=request.user).select_related("tutor", "student")
+    rows, next_cursor = page_of(queryset, request)
+    return render(request, "pages/bookings.html", {"bookings": rows, "next": next_cursor})
+
+
+@page()
+def booking(request: HttpRequest, booking_id) -> HttpResponse:
+    item = found(selectors.booking_get_for_user, booking_id=booking_id, user=request.user)
+    is_student = item.student_id == request.user.pk
+    refunds = list(payment_selectors.refund_list_for_booking(booking=item))
+    payment = payment_selectors.payment_for_booking(booking=item)
+    pending = item.status == BookingStatus.PENDING_PAYMENT
+    context = {
+        "booking": item,
+        "other": item.tutor if is_student else item.student,
+        "is_booking_student": is_student,
+        "refunds": refunds,
+        "session": live_selectors.session_for_booking(booking=item),
+        # What each party may try; the services decide (their refusals are shown as messages).
+        "can_pay": is_student and pending,
+        "payment": payment if is_student and pending else None,
+        "payment_failed": payment is not None and payment.status == PaymentStatus.FAILED,
+        "can_cancel": item.status in (BookingStatus.PENDING_PAYMENT, BookingStatus.PAID),
+        "can_request_refund": is_student
+        and item.status in (BookingStatus.PAID, BookingStatus.COMPLETED)
+        and not any(r.status in (*OPEN_REFUND_STATUSES, RefundStatus.SUCCEEDED) for r in refunds),
+        "can_join": item.status == BookingStatus.PAID,
+    }
+    # Back from Stripe's confirmation: the webhook makes the booking paid in a moment.
+    context["payment_returned"] = request.GET.get("redirect_status") == "succeeded" and pending
+    if context["payment"] is not None and not settings.STRIPE_SANDBOX:
+        context["stripe"] = {
+            "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+            "clientSecret": payment.client_secret,
+            "returnUrl": request.build_absolute_uri(reverse("booking", args=[item.pk])),
+        }
+        response = render(request, "pages/booking.html", context)
+        response["Cache-Control"] = "no-store"
+        return csp_allow(response, STRIPE_JS)
+    return render(request, "pages/booking.html", context)
+
+
+@require_POST
+@page(role=Role.STUDENT)
+def booking_pay(request: HttpRequest, booking_id) -> HttpResponse:
+    """Step one of paying: the booking's PaymentIntent (`payment_intent_create`, as POST /api/payments/intents)."""
+    attempt(request, payment_services.payment_intent_create, booking_id=booking_id, user=request.user)
+    return redirect("booking", booking_id=booking_id)
+
+
+@require_POST
+@page(role=Role.STUDENT)
+def booking_pay_sandbox(request: HttpRequest, booking_id) -> HttpResponse:
+    """Step two in the sandbox: the stand-in for Stripe's card form (as POST /api/payments/sandbox/confirm)."""
+    outcome = attempt(
+        request,
+        payment_sandbox_confirm,
+        payment_intent_id=request.POST.get("paymentIntentId", ""),
+        user=request.user,
+        outcome="failed" if request.POST.get("outcome") == "failed" else "succeeded",
+    )
+    if outcome.ok:
+        if outcome.value.status == PaymentStatus.SUCCEEDED:
+            messages.success(request, _("Paid (sandbox). The class is confirmed."))
+        else:
+            messages.error(request, _("The sandbox card was declined. Nothing was charged."))
+    return redirect("booking", booking_id=booking_id)
+
+
+@require_POST
+@page()
+def booking_cancel(request: HttpRequest, booking_id) -> HttpResponse:
+    if attempt(request, services.booking_cancel, booking_id=booking_id, user=request.user).ok:
+        messages.success(request, _("The booking was cancelled."))
+    return redirect("booking", booking_id=booking_id)
+
+
+@require_POST
+@page(role=Role.STUDENT)
+def booking_refund(request: HttpRequest, booking_id) -> HttpResponse:
+    values, errors = validate(RefundIn, {"bookingId": str(booking_id), "reason": request.POST.get("reason", "")})
+    if values is None:
+        for problems in errors.values():
+            for problem in problems:
+                messages.error(request, problem)
+    elif attempt(
+        request,
+        payment_services.refund_request,
+        booking_id=values["bookingId"],
+        user=request.user,
+        reason=values["reason"],
+    ).ok:
+        messages.success(request, _("Refund requested. Staff will review it."))
+    return redirect("booking", booking_id=booking_id)
+
+
+@require_POST
+@page()
+def booking_join(request: HttpRequest, booking_id) -> HttpResponse:
+    """Open the booking's classroom (`session_create`, as POST /api/live/sessions) and go in."""
+    outcome = attempt(request, live_services.session_create, booking_id=booking_id, user=request.user)
+    if not outcome.ok:
+        return redirect("booking", booking_id=booking_id)
+    session, _created = outcome.value
+    return redirect("classroom", session_id=session.pk)
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("tutors/<uuid:tutor_id>", tutor, name="tutor"),
+    path("login", login_page, name="login"),
+    path("logout", logout_page, name="logout"),
+    path("register", register_page, name="register"),
+    path("access-token", access_token, name="access-token"),
+    path("bookings", bookings, name="bookings"),
+    path("bookings/<uuid:booking_id>", booking, name="booking"),
+    path("bookings/<uuid:booking_id>/pay", booking_pay, name="booking-pay"),
+    path("bookings/<uuid:booking_id>/pay/sandbox", booking_pay_sandbox, name="booking-pay-sandbox"),
+    path("bookings/<uuid:booking_id>/cancel", booking_cancel, name="booking-cancel"),
+    path("bookings/<uuid:booking_id>/refund", booking_refund, name="booking-refund"),
+    path("bookings/<uuid:booking_id>/join", booking_join, name="booking-join"),
+]
