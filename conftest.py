@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tutoring.tests.asgi_server import start_threaded_server, stop_threaded_server
 from tutoring.tests.factories import StaffFactory, StudentFactory, TutorFactory
 from tutoring.tests.utils import bearer
 
@@ -94,3 +95,12 @@ def stripe_stub(settings):
         settings.STRIPE_API_BASE = stub.url
         settings.STRIPE_TIMEOUT_SECONDS = 0.5
         yield stub
+
+
+@pytest.fixture(scope="session")
+def threaded_server(django_db_setup, django_db_blocker):
+    """The run's one ASGI server on a free port (`tutoring.tests.asgi_server`), for realtime and browser tests."""
+    server = start_threaded_server()
+    yield server
+    with django_db_blocker.unblock():
+        stop_threaded_server(server)

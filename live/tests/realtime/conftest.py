@@ -1,17 +1,16 @@
-"""A real ASGI server for the realtime tests, and clients of both transports.
+"""Clients of both realtime transports for the realtime tests, against the one ASGI server of the run.
 
-The server is uvicorn running `tutoring.asgi:application` in a thread of the test process (one for the
-whole run): it shares the test database (SQLite in memory included) and the test settings, and talks
-to clients over real sockets. Tests that use it need `django_db(transaction=True)` so the server's
-threads see what the test wrote. The multi-process tests start daphne processes instead
-(`tutoring.tests.servers`).
+The server (`threaded_server`, root conftest; `tutoring.tests.asgi_server`) is uvicorn running
+`tutoring.asgi:application` in a thread of the test process: it shares the test database (SQLite in
+memory included) and the test settings, and talks to clients over real sockets. Tests that use it need
+`django_db(transaction=True)` so the server's threads see what the test wrote. The multi-process tests
+start daphne processes instead (`tutoring.tests.servers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -19,94 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-import uvicorn
-from django.db import connection
 
-from live.realtime import events
 from live.tests.factories import SessionFactory
-from tutoring.tests.servers import free_port
+from tutoring.tests.asgi_server import settle
+
+__all__ = ["settle"]
 
 WAIT = 15  # seconds: only bounds a broken test; every awaited event is expected
-
-
-class ThreadedServer:
-    def __init__(self, app: str = "tutoring.asgi:application"):
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="wsproto"
-        )
-        self.server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="realtime-test-server", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    def run(self, coro_fn, *args, timeout: float = 120):
-        """Run a coroutine on the server's event loop and return its result.
-
-        Everything in this process that receives from the channel layer must share one event loop
-        (channels-redis keeps one receive lock per layer, the in-memory layer's queues belong to a
-        loop), so in-process transports such as WebsocketCommunicator run here, beside the server.
-        """
-        return asyncio.run_coroutine_threadsafe(coro_fn(*args), self.loop).result(timeout)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the realtime test server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-# The connections the test server has open, both transports: opened by `events.connect`, closed by
-# `events.disconnect` (wrapped once per run by `threaded_server`).
-open_clients: set[events.Client] = set()
-
-
-def _track_connections() -> None:
-    connect, disconnect = events.connect, events.disconnect
-
-    def tracked_connect(**kwargs):
-        client = connect(**kwargs)
-        open_clients.add(client)
-        return client
-
-    async def tracked_disconnect(client):
-        try:
-            await disconnect(client)
-        finally:
-            open_clients.discard(client)
-
-    events.connect, events.disconnect = tracked_connect, tracked_disconnect
-
-
-@pytest.fixture(scope="session")
-def threaded_server(django_db_setup, django_db_blocker):
-    _track_connections()
-    server = ThreadedServer()
-    server.start()
-    yield server
-    server.stop()
-    # The server's worker threads kept their database connections; the test database can only be
-    # dropped once they are gone.
-    with django_db_blocker.unblock():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
 
 
 @pytest.fixture
@@ -119,15 +37,6 @@ def realtime_server(threaded_server) -> str:
 def in_server_loop(threaded_server):
     """in_server_loop(coro_fn, *args): run on the server's event loop (see `ThreadedServer.run`)."""
     return threaded_server.run
-
-
-def settle() -> None:
-    """Wait until the server has finished with every connection: a disconnect writes to the database,
-    and SQLite's shared in-memory test database refuses a read that overlaps a write."""
-    deadline = time.monotonic() + WAIT * 2
-    while open_clients and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not open_clients, f"connections left open: {open_clients}"
 
 
 @pytest.fixture(autouse=True)
