@@ -115,9 +115,12 @@ class Outcome:
 
 
 def attempt(request: HttpRequest, service: Callable[..., T], /, **kwargs: Any) -> Outcome:
-    """Call one service; an `ApplicationError` it raises becomes an error message on the next page."""
+    """Call one service; an `ApplicationError` it raises becomes an error message on the next page,
+    except "not found", which is the 404 page (there is no page of it to go back to)."""
     try:
         return Outcome(service(**kwargs))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return Outcome(error=exc)

@@ -76,3 +76,9 @@ def run_concurrently(fn, n: int) -> list:
     for t in threads:
         t.join(60)
     return results
+
+
+def csp(response) -> dict[str, list[str]]:
+    """The response's Content-Security-Policy header as {directive: sources}."""
+    parts = (part.split() for part in response["Content-Security-Policy"].split(";") if part.strip())
+    return {name: sources for name, *sources in parts}
