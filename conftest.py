@@ -1,5 +1,6 @@
 """Shared fixtures: API clients, users of each role, per-test isolation of the shared cache."""
 
+import os
 import uuid
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from tutoring.tests.asgi_server import start_threaded_server, stop_threaded_server
+from tutoring.tests.browser.chromium import browser_missing
 from tutoring.tests.factories import StaffFactory, StudentFactory, TutorFactory
 from tutoring.tests.utils import bearer
 
@@ -17,13 +19,20 @@ def pytest_configure(config):
     # whitenoise serves STATIC_ROOT as collected in production; tests serve from the finders, and an
     # empty STATIC_ROOT keeps whitenoise from warning that it is missing.
     Path(django_settings.STATIC_ROOT).mkdir(exist_ok=True)
+    # The pages' bundles are built by `make`; an empty folder keeps the static finders quiet without them.
+    for folder in django_settings.STATICFILES_DIRS:
+        Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
+    # Without a browser the browser tests skip, saying why; CI sets REQUIRE_BROWSER=1 so they fail instead.
+    no_browser = None if os.environ.get("REQUIRE_BROWSER") == "1" else browser_missing()
     for item in items:
+        if no_browser and "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=no_browser))
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not django_settings.REDIS_URL:
