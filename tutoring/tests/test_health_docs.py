@@ -119,6 +119,8 @@ def test_schema_generates_without_warnings():
     assert result.returncode == 0, result.stderr
 
 
-def test_home_page_links_the_product(client):
+def test_home_page_links_the_api_docs_and_staff_the_admin(client, staff):
     page = client.get("/").content.decode()
-    assert 'href="/api/docs/"' in page and 'href="/admin/"' in page
+    assert 'href="/api/docs/"' in page and 'href="/admin/"' not in page
+    client.force_login(staff)
+    assert 'href="/admin/"' in client.get("/").content.decode()
