@@ -11,13 +11,14 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 
 from live.models import Message, Participant, ParticipantRole, Session
 from tutoring.access import PARTIES_ONLY, check_booking_access
 from tutoring.errors import Forbidden, NotFound
 from tutoring.models import User
 
-NOT_FOUND = "Session not found."
+NOT_FOUND = gettext_lazy("Session not found.")
 
 
 def session_uuid(session_id: Any) -> uuid.UUID | None:

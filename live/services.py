@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from live import selectors
 from live.models import Message, Participant, Session, SessionStatus
@@ -75,7 +76,9 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
     if existing is not None:
         return existing, False
     if booking.status != BookingStatus.PAID:
-        raise Conflict(f"Only a paid booking has a class (this one is {booking.status}).")
+        raise Conflict(
+            gettext("Only a paid booking has a class (this one is %(status)s).") % {"status": booking.status}
+        )
 
     room = get_video_provider().room_create(unique_name=room_name_for(booking))
     try:
@@ -85,7 +88,9 @@ def session_create(*, booking_id: Any, user: User) -> tuple[Session, bool]:
             if existing is not None:
                 return existing, False
             if booking.status != BookingStatus.PAID:
-                raise Conflict(f"Only a paid booking has a class (this one is {booking.status}).")
+                raise Conflict(
+                    gettext("Only a paid booking has a class (this one is %(status)s).") % {"status": booking.status}
+                )
             session = Session.objects.create(booking=booking, room_name=room_name_for(booking), room_sid=room.sid)
             Participant.objects.bulk_create(session.new_participants())
     except IntegrityError:
@@ -115,21 +120,25 @@ def session_start(*, session_id: Any, user: User) -> Session:
             session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
         )
         if user.pk != session.booking.tutor_id:
-            raise Forbidden("Only the tutor can start the class.")
+            raise Forbidden(gettext("Only the tutor can start the class."))
         if session.status != SessionStatus.CREATED:
-            raise Conflict(f"Only a class that has not started can be started (this one is {session.status}).")
+            raise Conflict(
+                gettext("Only a class that has not started can be started (this one is %(status)s).")
+                % {"status": session.status}
+            )
         # Locked after the session, as ending does: a cancellation cannot slip in between.
         booking = Booking.objects.select_for_update().get(pk=session.booking_id)
         if booking.status != BookingStatus.PAID:
-            raise Conflict(f"This booking is {booking.status}; its class cannot start.")
+            raise Conflict(gettext("This booking is %(status)s; its class cannot start.") % {"status": booking.status})
         now = timezone.now()
         early = timedelta(minutes=settings.CLASS_START_EARLY_MINUTES)
         if now < booking.start_time - early:
             raise Conflict(
-                f"The class can start from {settings.CLASS_START_EARLY_MINUTES} minutes before its start time."
+                gettext("The class can start from %(minutes)s minutes before its start time.")
+                % {"minutes": settings.CLASS_START_EARLY_MINUTES}
             )
         if now >= booking.end_time:
-            raise Conflict("The class's time is over; it can no longer start.")
+            raise Conflict(gettext("The class's time is over; it can no longer start."))
         room = get_video_provider().room_create(unique_name=session.room_name)
         session.room_sid = room.sid
         session.status = SessionStatus.ACTIVE
@@ -143,7 +152,7 @@ def session_end(*, session_id: Any, user: User) -> Session:
     """The tutor (or staff) ends the class: the provider room is completed and the booking too."""
     session = selectors.session_get_for_user(session_id=session_id, user=user, staff_allowed=True)
     if user.pk != session.booking.tutor_id and not has_role(user, Role.STAFF):
-        raise Forbidden("Only the tutor or staff can end the class.")
+        raise Forbidden(gettext("Only the tutor or staff can end the class."))
     return session_complete(session_id=session.pk, complete_room=True)
 
 
@@ -158,7 +167,9 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
     with transaction.atomic():
         session = Session.objects.select_for_update(of=("self",)).select_related("booking").get(pk=session_id)
         if session.status != SessionStatus.ACTIVE:
-            raise Conflict(f"Only an active class can be ended (this one is {session.status}).")
+            raise Conflict(
+                gettext("Only an active class can be ended (this one is %(status)s).") % {"status": session.status}
+            )
         if complete_room:
             get_video_provider().room_complete(room_sid=session.room_sid)
         session.status = SessionStatus.COMPLETED
@@ -200,11 +211,13 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
         or not all(isinstance(value, bool) for value in updates.values())
     ):
         names = ", ".join(CLIENT_STATE)
-        message = f"updates must map some of {names} to booleans."
-        raise ApplicationError(f"Invalid input. {message}", errors={"updates": [message]})
+        message = gettext("updates must map some of %(names)s to booleans.") % {"names": names}
+        raise ApplicationError(
+            gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"updates": [message]}
+        )
     session = selectors.session_get_for_party(session_id=session_id, user=user)
     if session.status == SessionStatus.COMPLETED:
-        raise Conflict("The class has ended.")
+        raise Conflict(gettext("The class has ended."))
     return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
 
 
@@ -249,8 +262,10 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
         if 1 <= len(text) <= MESSAGE_MAX_LENGTH:
             texts[i] = text
         else:
-            message = f"content must be 1 to {MESSAGE_MAX_LENGTH} characters."
-            results[i] = ApplicationError(f"Invalid input. {message}", errors={"content": [message]})
+            message = gettext("content must be 1 to %(max)s characters.") % {"max": MESSAGE_MAX_LENGTH}
+            results[i] = ApplicationError(
+                gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"content": [message]}
+            )
     session_ids = {selectors.session_uuid(drafts[i].session_id) for i in texts} - {None}
     sessions = {
         pk: (status, tutor_id, student_id)
@@ -268,7 +283,7 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
         elif draft.sender.pk not in (row[1], row[2]):
             results[i] = Forbidden(PARTIES_ONLY)
         elif row[0] == SessionStatus.COMPLETED:
-            results[i] = Conflict("The class has ended.")
+            results[i] = Conflict(gettext("The class has ended."))
         else:
             results[i] = Message(session_id=session_pk, sender=draft.sender, content=text)
             stored.append(results[i])

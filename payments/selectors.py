@@ -7,6 +7,7 @@ from datetime import UTC, date
 
 from django.db.models import F, FilteredRelation, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils.translation import gettext
 
 from payments.models import Account, EntryKind, LedgerEntry, Payment, Refund
 from tutoring.access import check_booking_access
@@ -60,7 +61,7 @@ def tutor_earnings(*, tutor_id) -> Earnings:
     )
     row = next(iter(row), None)
     if row is None or row["currency"] is None:
-        raise NotFound("Tutor not found.")
+        raise NotFound(gettext("Tutor not found."))
     return Earnings(
         currency=row["currency"],
         total_earnings=row["earned"],
@@ -75,14 +76,14 @@ def tutor_earnings(*, tutor_id) -> Earnings:
 def refund_get_for_user(*, refund_id, user: User) -> Refund:
     """A refund for the booking's parties and staff; 404 for anyone else."""
     refund = Refund.objects.select_related("booking").filter(pk=refund_id).first()
-    check_booking_access(refund and refund.booking, user, staff_allowed=True, not_found="Refund not found.")
+    check_booking_access(refund and refund.booking, user, staff_allowed=True, not_found=gettext("Refund not found."))
     return refund
 
 
 def payment_get_for_student(*, provider_id: str, user: User) -> Payment:
     payment = Payment.objects.select_related("booking").filter(provider_id=provider_id).first()
     if payment is None or payment.booking.student_id != user.pk:
-        raise NotFound("Payment intent not found.")
+        raise NotFound(gettext("Payment intent not found."))
     return payment
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from payments import ledger
 from payments.models import (
@@ -38,7 +39,7 @@ from tutoring.money import amount_step
 
 logger = logging.getLogger(__name__)
 
-STUDENT_ONLY = "Only the booking's student can do this."
+STUDENT_ONLY = gettext_lazy("Only the booking's student can do this.")
 
 
 def _booking_for_student(booking_id, user: User) -> Booking:
@@ -64,7 +65,9 @@ def payment_intent_create(*, booking_id, user: User) -> Payment:
         booking = _booking_for_student(booking_id, user)
         status = booking.current_status()
         if status != BookingStatus.PENDING_PAYMENT:
-            raise Conflict(f"This booking is {status}; only a booking pending payment can be paid.")
+            raise Conflict(
+                gettext("This booking is %(status)s; only a booking pending payment can be paid.") % {"status": status}
+            )
         existing = Payment.objects.filter(booking=booking).first()
         if existing is not None:
             return existing
@@ -94,13 +97,13 @@ def payment_intent_cancel_for_booking(*, booking: Booking) -> None:
     payment = Payment.objects.select_for_update().filter(booking=booking).first()
     if payment is None or payment.status not in CANCELLABLE_INTENT_STATUSES:
         if payment is not None and payment.status == PaymentStatus.SUCCEEDED:
-            raise Conflict("This booking is already paid; ask for a refund instead.")
+            raise Conflict(gettext("This booking is already paid; ask for a refund instead."))
         return
     status = get_provider().cancel_payment_intent(
         payment_intent_id=payment.provider_id, idempotency_key=f"pi-cancel-{booking.pk}"
     )
     if status != PaymentStatus.CANCELED:
-        raise Conflict("The payment for this booking went through; ask for a refund instead.")
+        raise Conflict(gettext("The payment for this booking went through; ask for a refund instead."))
     payment.status = PaymentStatus.CANCELED
     payment.save(update_fields=["status", "updated_at"])
 
@@ -180,21 +183,27 @@ def refund_request(*, booking_id, user: User, reason: str) -> Refund:
     """
     reason = reason.strip()
     if not 1 <= len(reason) <= 1000:
-        raise ApplicationError("reason must be 1–1000 characters.", errors={"reason": ["1–1000 characters."]})
+        raise ApplicationError(
+            gettext("reason must be 1–1000 characters."), errors={"reason": [gettext("1–1000 characters.")]}
+        )
     with transaction.atomic():
         booking = _booking_for_student(booking_id, user)
         status = booking.current_status()
         if status == BookingStatus.COMPLETED and not _refundable_after_class(booking, timezone.now()):
             raise Conflict(
-                f"Refunds can be asked for until {settings.EARNINGS_HOLD_HOURS} hours after the class ended."
+                gettext("Refunds can be asked for until %(hours)s hours after the class ended.")
+                % {"hours": settings.EARNINGS_HOLD_HOURS}
             )
         if status not in (BookingStatus.PAID, BookingStatus.COMPLETED):
-            raise Conflict(f"Only a paid or completed booking can be refunded (this one is {status}).")
+            raise Conflict(
+                gettext("Only a paid or completed booking can be refunded (this one is %(status)s).")
+                % {"status": status}
+            )
         if Refund.objects.filter(booking=booking, status__in=(*OPEN_REFUND_STATUSES, RefundStatus.SUCCEEDED)).exists():
-            raise Conflict("This booking already has an open or completed refund.")
+            raise Conflict(gettext("This booking already has an open or completed refund."))
         payment = Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED).first()
         if payment is None:
-            raise Conflict("This booking has no card payment to refund.")
+            raise Conflict(gettext("This booking has no card payment to refund."))
         return Refund.objects.create(
             booking=booking,
             payment=payment,
@@ -241,10 +250,10 @@ def refund_automatic(*, booking: Booking, origin: str, reason: str) -> Refund:
     """
     payment = Payment.objects.select_for_update().filter(booking=booking, status=PaymentStatus.SUCCEEDED).first()
     if payment is None:
-        raise Conflict("This booking has no card payment to refund.")
+        raise Conflict(gettext("This booking has no card payment to refund."))
     refund = Refund.objects.select_for_update().filter(booking=booking, status__in=OPEN_REFUND_STATUSES).first()
     if refund is not None and refund.status == RefundStatus.APPROVED:
-        raise Conflict("A refund of this booking is already under way.")
+        raise Conflict(gettext("A refund of this booking is already under way."))
     if refund is None:
         refund = Refund(booking=booking, payment=payment, currency=payment.currency, reason=reason)
         key = f"refund-payment-{payment.pk}"
@@ -290,8 +299,14 @@ def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: s
         if amount is not None:
             step, most = amount_step(refund.currency), refund.payment.amount
             if not 0 < amount <= most or amount % step:
-                message = f"Between 1 and {most}" + (f", in steps of {step}." if step > 1 else ".")
-                raise ApplicationError(f"Invalid input. amount: {message}", errors={"amount": [message]})
+                if step > 1:
+                    message = gettext("Between 1 and %(most)s, in steps of %(step)s.") % {"most": most, "step": step}
+                else:
+                    message = gettext("Between 1 and %(most)s.") % {"most": most}
+                raise ApplicationError(
+                    gettext("Invalid input. %(problem)s") % {"problem": f"amount: {message}"},
+                    errors={"amount": [message]},
+                )
             refund.amount = amount
         decide(refund, staff=staff, status=RefundStatus.APPROVED, note=note)
         refund.save()
@@ -321,7 +336,7 @@ def refund_apply_snapshot(*, refund_object: dict, event_created: int) -> str:
         booking = _lock_booking_of(refund_id) if refund_id else None
         if ours and booking is None:
             # Our own refund, whose creating transaction has not committed yet: Stripe retries a 503.
-            raise ApplicationError("This refund is not recorded yet; try again.", status_code=503)
+            raise ApplicationError(gettext("This refund is not recorded yet; try again."), status_code=503)
         lookups = [Q(pk=ours, provider_id=provider_id)] if ours else []
         refund = lock_for_snapshot(
             Refund.objects, [*lookups, Q(provider_id=provider_id)], created=event_created, what="refund"

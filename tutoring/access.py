@@ -6,10 +6,12 @@ rule reads the same whichever door a request comes through (REST, realtime, page
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from tutoring.errors import Forbidden, NotFound
 from tutoring.models import Booking, Role, User
 
-PARTIES_ONLY = "Only the booking's tutor and student can do this."
+PARTIES_ONLY = gettext_lazy("Only the booking's tutor and student can do this.")
 
 
 def has_role(user: User, role: str) -> bool:
@@ -27,7 +29,7 @@ def check_booking_access(
     user: User,
     *,
     staff_allowed: bool = False,
-    not_found: str = "Booking not found.",
+    not_found: str = gettext_lazy("Booking not found."),
     forbidden: str = PARTIES_ONLY,
 ) -> Booking:
     """The booking (or what belongs to it: a session, a refund), if `user` may see it.

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-PROVIDER_FAILED = "A payment or video provider failed; nothing was changed. Try again later."
+from django.utils.translation import gettext_lazy
+
+PROVIDER_FAILED = gettext_lazy("A payment or video provider failed; nothing was changed. Try again later.")
+
+
+def _plain(errors: Any) -> Any:
+    """Field errors with every (lazily) translated message as plain text."""
+    if isinstance(errors, dict):
+        return {key: _plain(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [_plain(item) for item in errors]
+    return errors if errors is None or isinstance(errors, int | float | bool) else str(errors)
 
 
 class ApplicationError(Exception):
@@ -18,11 +29,14 @@ class ApplicationError(Exception):
     status_code = 400
 
     def __init__(self, message: str, *, status_code: int | None = None, errors: dict | None = None):
+        # Messages are translated (gettext) in the language of the request being served; a lazy one is
+        # resolved now, so the error carries plain text whatever renders it (JSON, socket.io, a page).
+        message = str(message)
         super().__init__(message)
         self.message = message
         if status_code is not None:
             self.status_code = status_code
-        self.errors = errors
+        self.errors = _plain(errors)
 
     def body(self) -> dict[str, Any]:
         """`{statusCode, message}` (+ `errors`): the part of the error body the error itself knows."""
@@ -51,7 +65,7 @@ class Conflict(ApplicationError):
 class RateLimited(ApplicationError):
     status_code = 429
 
-    def __init__(self, message: str = "Rate limit exceeded.", *, retry_after: int = 60):
+    def __init__(self, message: str = gettext_lazy("Rate limit exceeded."), *, retry_after: int = 60):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.translation import gettext
 from django_ratelimit.core import get_usage
 
 from tutoring.errors import RateLimited
@@ -20,4 +21,5 @@ def check_rate(request: Any, *, group: str, rate: str, key: str | Callable[[str,
     """
     usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
     if usage is not None and usage["should_limit"]:
-        raise RateLimited(f"Rate limit exceeded: {rate.replace('/', ' per ')}.", retry_after=usage["time_left"])
+        limit = rate.replace("/", " per ")
+        raise RateLimited(gettext("Rate limit exceeded: %(limit)s.") % {"limit": limit}, retry_after=usage["time_left"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
 from tutoring.access import check_booking_access, has_role
 from tutoring.errors import NotFound
@@ -22,7 +23,7 @@ def tutor_list(*, subject: str | None = None) -> QuerySet[TutorProfile]:
 def tutor_get(*, tutor_id: str) -> TutorProfile:
     profile = tutor_list().filter(user_id=tutor_id).first()
     if profile is None:
-        raise NotFound("Tutor not found.")
+        raise NotFound(gettext("Tutor not found."))
     return profile
 
 

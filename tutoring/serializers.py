@@ -1,5 +1,6 @@
 """Input validation and output shapes of §2–3. Field names are the contract's camelCase."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -76,7 +77,7 @@ class BookingCreateIn(serializers.Serializer):
 
     def validate_durationMinutes(self, value: int) -> int:
         if value % 15:
-            raise serializers.ValidationError("Must be a multiple of 15 minutes.")
+            raise serializers.ValidationError(gettext("Must be a multiple of 15 minutes."))
         return value
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from payments import services as payments
 from payments.models import CANCELLABLE_INTENT_STATUSES, RefundOrigin
@@ -50,14 +51,17 @@ def booking_price(*, hourly_rate: int, duration_minutes: int, currency: str = "u
 def user_register(*, email: str, password: str, name: str, role: str) -> User:
     """Create a tutor or student account. Staff accounts are never made here (createsuperuser only)."""
     if role not in (Role.TUTOR, Role.STUDENT):
-        raise ApplicationError("role must be tutor or student.", errors={"role": ["Must be tutor or student."]})
+        raise ApplicationError(
+            gettext("role must be tutor or student."), errors={"role": [gettext("Must be tutor or student.")]}
+        )
     email = User.objects.normalize_email(email).lower()
     candidate = User(email=email, name=name, role=role)
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
         raise ApplicationError(
-            f"Invalid input. password: {exc.messages[0]}", errors={"password": list(exc.messages)}
+            gettext("Invalid input. %(problem)s") % {"problem": f"password: {exc.messages[0]}"},
+            errors={"password": list(exc.messages)},
         ) from exc
     try:
         with transaction.atomic():
@@ -65,7 +69,7 @@ def user_register(*, email: str, password: str, name: str, role: str) -> User:
             if role == Role.TUTOR:
                 TutorProfile.objects.create(user=user)
     except IntegrityError as exc:
-        raise Conflict("An account with this email already exists.") from exc
+        raise Conflict(gettext("An account with this email already exists.")) from exc
     return user
 
 
@@ -83,16 +87,18 @@ def tutor_profile_update(
     The currency is one Stripe supports, and it is frozen once the tutor has a booking: prices, earnings
     and withdrawals of a tutor are all in one currency.
     """
-    require_role(user, Role.TUTOR, "Only tutors have a tutor profile.")
+    require_role(user, Role.TUTOR, gettext("Only tutors have a tutor profile."))
     code = currency.lower() if isinstance(currency, str) else None
     if "currency" in fields and currency is not None and not is_supported_currency(code):
-        message = "Not a currency Stripe supports (a lowercase ISO 4217 code such as usd, eur, jpy)."
-        raise ApplicationError(f"Invalid input. currency: {message}", errors={"currency": [message]})
+        message = gettext("Not a currency Stripe supports (a lowercase ISO 4217 code such as usd, eur, jpy).")
+        raise ApplicationError(
+            gettext("Invalid input. %(problem)s") % {"problem": f"currency: {message}"}, errors={"currency": [message]}
+        )
     with transaction.atomic():
         profile, _ = TutorProfile.objects.select_for_update().get_or_create(user=user)
         if "currency" in fields and code is not None and code != profile.currency:
             if Booking.objects.filter(tutor=user).exists():
-                raise Conflict("The currency cannot change once the tutor has bookings.")
+                raise Conflict(gettext("The currency cannot change once the tutor has bookings."))
             profile.currency = code
         if "hourly_rate" in fields:
             profile.hourly_rate = hourly_rate
@@ -118,14 +124,20 @@ def booking_create(
     An unpaid booking past its payment window no longer holds the time: the ones in the way are
     written down as `expired` here, so the constraint (which cannot know the time) agrees.
     """
-    require_role(student, Role.STUDENT, "Only students can book a tutor.")
+    require_role(student, Role.STUDENT, gettext("Only students can book a tutor."))
     if start_time.tzinfo is None:
-        raise ApplicationError("startTime needs a UTC offset.", errors={"startTime": ["Include a UTC offset."]})
+        raise ApplicationError(
+            gettext("startTime needs a UTC offset."), errors={"startTime": [gettext("Include a UTC offset.")]}
+        )
     now = timezone.now()
     if start_time <= now:
-        raise ApplicationError("startTime must be in the future.", errors={"startTime": ["Must be in the future."]})
+        raise ApplicationError(
+            gettext("startTime must be in the future."), errors={"startTime": [gettext("Must be in the future.")]}
+        )
     if start_time >= LATEST_BOOKABLE - timedelta(minutes=duration_minutes):
-        raise ApplicationError("startTime is too far ahead.", errors={"startTime": ["Must be before 2101."]})
+        raise ApplicationError(
+            gettext("startTime is too far ahead."), errors={"startTime": [gettext("Must be before 2101.")]}
+        )
     end_time = start_time + timedelta(minutes=duration_minutes)
     try:
         with transaction.atomic():
@@ -135,18 +147,20 @@ def booking_create(
                 .first()
             )
             if profile is None:
-                raise ApplicationError("Tutor not found.", errors={"tutorId": ["No tutor with this id."]})
+                raise ApplicationError(
+                    gettext("Tutor not found."), errors={"tutorId": [gettext("No tutor with this id.")]}
+                )
             if profile.hourly_rate is None:
                 raise ApplicationError(
-                    "This tutor has no hourly rate yet and cannot be booked.",
-                    errors={"tutorId": ["Tutor has no hourly rate."]},
+                    gettext("This tutor has no hourly rate yet and cannot be booked."),
+                    errors={"tutorId": [gettext("Tutor has no hourly rate.")]},
                 )
             in_the_way = Booking.objects.overlapping(tutor_id=tutor_id, start=start_time, end=end_time)
             in_the_way.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window()).update(
                 status=BookingStatus.EXPIRED, updated_at=now
             )
             if in_the_way.blocking(now=now).exists():
-                raise Conflict("The tutor already has a booking at that time.")
+                raise Conflict(gettext("The tutor already has a booking at that time."))
             return Booking.objects.create(
                 tutor_id=tutor_id,
                 student=student,
@@ -162,7 +176,7 @@ def booking_create(
             )
     except IntegrityError as exc:
         if BOOKING_OVERLAP_CONSTRAINT in str(exc):
-            raise Conflict("The tutor already has a booking at that time.") from exc
+            raise Conflict(gettext("The tutor already has a booking at that time.")) from exc
         raise
 
 
@@ -182,15 +196,15 @@ def booking_cancel(*, booking_id, user: User) -> Booking:
             payments.payment_intent_cancel_for_booking(booking=booking)
         elif status == BookingStatus.PAID:
             if now >= booking.start_time:
-                raise Conflict("The class has started; ask for a refund instead.")
+                raise Conflict(gettext("The class has started; ask for a refund instead."))
             free_until = booking.start_time - timedelta(hours=settings.FREE_CANCELLATION_HOURS)
             if user.pk == booking.student_id and now > free_until:
                 raise Conflict(
-                    f"Free cancellation ends {settings.FREE_CANCELLATION_HOURS} hours before the class; "
-                    "ask for a refund instead."
+                    gettext("Free cancellation ends %(hours)s hours before the class; ask for a refund instead.")
+                    % {"hours": settings.FREE_CANCELLATION_HOURS}
                 )
         else:
-            raise Conflict(f"This booking is {status}; it cannot be cancelled.")
+            raise Conflict(gettext("This booking is %(status)s; it cannot be cancelled.") % {"status": status})
         booking.status = BookingStatus.CANCELLED
         booking.save(update_fields=["status", "updated_at"])
         if status == BookingStatus.PAID:
@@ -214,7 +228,9 @@ def booking_complete(*, booking_id, at: datetime | None = None) -> Booking:
         if booking.status in (BookingStatus.COMPLETED, BookingStatus.REFUNDED):
             return booking
         if booking.status != BookingStatus.PAID:
-            raise Conflict(f"Only a paid booking can be completed (this one is {booking.status}).")
+            raise Conflict(
+                gettext("Only a paid booking can be completed (this one is %(status)s).") % {"status": booking.status}
+            )
         booking.status = BookingStatus.COMPLETED
         booking.completed_at = at or timezone.now()
         booking.save(update_fields=["status", "completed_at", "updated_at"])

@@ -7,19 +7,20 @@ the signed `account.updated` (verified) that Stripe would send, through the one 
 from __future__ import annotations
 
 from django.core import signing
+from django.utils.translation import gettext, gettext_lazy
 
 from payments.stripe import get_provider
 from payments.stripe.sandbox import ONBOARDING_SALT, account_snapshot, deliver
 from tutoring.errors import NotFound
 from withdrawals.models import ConnectedAccount
 
-INVALID_LINK = "This onboarding link is no longer valid."
+INVALID_LINK = gettext_lazy("This onboarding link is no longer valid.")
 
 
 def account_sandbox_onboarding(*, token: str) -> tuple[str, str]:
     """The (account id, return URL) a sandbox onboarding link was made for; 404 with real Stripe keys."""
     if not get_provider().sandbox:
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     try:
         payload = signing.loads(token, salt=ONBOARDING_SALT, max_age=24 * 3600)
     except signing.BadSignature as exc:

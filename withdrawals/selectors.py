@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from tutoring.errors import NotFound
 from tutoring.models import User
@@ -12,7 +13,7 @@ from withdrawals.models import ConnectedAccount, Withdrawal
 def account_for_tutor(*, user: User) -> ConnectedAccount:
     account = ConnectedAccount.objects.filter(tutor=user).first()
     if account is None:
-        raise NotFound("No payout account yet.")
+        raise NotFound(gettext("No payout account yet."))
     return account
 
 

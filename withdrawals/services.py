@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from payments import ledger
 from payments.selectors import tutor_earnings
@@ -30,7 +31,7 @@ REFRESH_SALT = "onboarding-refresh"
 
 
 def _require_tutor(user: User) -> None:
-    require_role(user, Role.TUTOR, "Only tutors have payout accounts and withdrawals.")
+    require_role(user, Role.TUTOR, gettext("Only tutors have payout accounts and withdrawals."))
 
 
 def _lock_tutor(user: User) -> TutorProfile:
@@ -93,12 +94,12 @@ def account_link_create(*, user: User, return_url: str, request_host: str) -> st
     _require_tutor(user)
     if not return_url_allowed(return_url, request_host=request_host):
         raise ApplicationError(
-            "returnUrl must be an absolute http(s) URL on this site or an allowed host.",
-            errors={"returnUrl": ["Not an allowed return URL."]},
+            gettext("returnUrl must be an absolute http(s) URL on this site or an allowed host."),
+            errors={"returnUrl": [gettext("Not an allowed return URL.")]},
         )
     account = ConnectedAccount.objects.filter(tutor=user).first()
     if account is None:
-        raise NotFound("No payout account yet; create one first.")
+        raise NotFound(gettext("No payout account yet; create one first."))
     return _onboarding_link(account, return_url)
 
 
@@ -118,10 +119,10 @@ def account_link_refresh(*, token: str) -> str:
     try:
         payload = signing.loads(token, salt=REFRESH_SALT, max_age=7 * 24 * 3600)
     except signing.BadSignature as exc:
-        raise NotFound("This onboarding link is no longer valid.") from exc
+        raise NotFound(gettext("This onboarding link is no longer valid.")) from exc
     account = ConnectedAccount.objects.filter(provider_id=payload["account"]).first()
     if account is None:
-        raise NotFound("This onboarding link is no longer valid.")
+        raise NotFound(gettext("This onboarding link is no longer valid."))
     return _onboarding_link(account, payload["return"])
 
 
@@ -174,26 +175,27 @@ def withdrawal_request(*, user: User, amount: int) -> Withdrawal:
     _require_tutor(user)
     if amount < settings.MIN_WITHDRAWAL_AMOUNT:
         raise ApplicationError(
-            f"amount must be at least {settings.MIN_WITHDRAWAL_AMOUNT}.",
-            errors={"amount": [f"At least {settings.MIN_WITHDRAWAL_AMOUNT}."]},
+            gettext("amount must be at least %(min)s.") % {"min": settings.MIN_WITHDRAWAL_AMOUNT},
+            errors={"amount": [gettext("At least %(min)s.") % {"min": settings.MIN_WITHDRAWAL_AMOUNT}]},
         )
     with transaction.atomic():
         _lock_tutor(user)
         account = ConnectedAccount.objects.filter(tutor=user).first()
         if account is None or account.status != AccountStatus.VERIFIED:
-            raise Conflict("A verified payout account is required before withdrawing.")
+            raise Conflict(gettext("A verified payout account is required before withdrawing."))
         earnings_release_due(now=timezone.now(), tutor_id=user.pk)
         earnings = tutor_earnings(tutor_id=user.pk)
         step = amount_step(earnings.currency)
         if amount % step:
             raise ApplicationError(
-                f"amount must be a multiple of {step} in {earnings.currency}.",
-                errors={"amount": [f"A multiple of {step}."]},
+                gettext("amount must be a multiple of %(step)s in %(currency)s.")
+                % {"step": step, "currency": earnings.currency},
+                errors={"amount": [gettext("A multiple of %(step)s.") % {"step": step}]},
             )
         if amount > earnings.balance:
             raise ApplicationError(
-                f"amount exceeds the available balance ({earnings.balance}).",
-                errors={"amount": [f"At most {earnings.balance}."]},
+                gettext("amount exceeds the available balance (%(balance)s).") % {"balance": earnings.balance},
+                errors={"amount": [gettext("At most %(balance)s.") % {"balance": earnings.balance}]},
             )
         withdrawal = Withdrawal.objects.create(tutor=user, account=account, amount=amount, currency=earnings.currency)
         ledger.record_withdrawal_requested(withdrawal=withdrawal)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -17,8 +18,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from tutoring.errors import Unauthorized
 from tutoring.models import User
 
-MISSING = "Authentication credentials were not provided."
-INVALID = "The access token is invalid or expired."
+MISSING = gettext_lazy("Authentication credentials were not provided.")
+INVALID = gettext_lazy("The access token is invalid or expired.")
 
 
 def token_from_query(query_string: bytes | str) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.cache import cache
 from django.db import connection
+from django.utils.translation import gettext, gettext_lazy
 
 from live import selectors, services
 from live.realtime.writer import writer_for_loop
@@ -34,7 +35,7 @@ from tutoring.models import User
 logger = logging.getLogger(__name__)
 
 JOIN_HISTORY = 50
-NOT_JOINED = "Join the session first."
+NOT_JOINED = gettext_lazy("Join the session first.")
 # How long a presence count outlives its last change; a process that dies without saying goodbye
 # leaves its connections counted at most this long.
 PRESENCE_TTL = 12 * 3600
@@ -68,7 +69,8 @@ def _session_id(data: Any) -> str:
     value = data.get("sessionId") if isinstance(data, dict) else None
     if not isinstance(value, str) or not value:
         raise ApplicationError(
-            "Invalid input. sessionId is required.", errors={"sessionId": ["This field is required."]}
+            gettext("Invalid input. %(problem)s") % {"problem": "sessionId: " + gettext("This field is required.")},
+            errors={"sessionId": [gettext("This field is required.")]},
         )
     try:
         return str(uuid.UUID(value))
@@ -186,13 +188,13 @@ async def dispatch(client: Client, event: str, data: Any) -> dict[str, Any]:
     handler = EVENTS.get(event)
     try:
         if handler is None:
-            raise ApplicationError(f"Unknown event {event!r}.")
+            raise ApplicationError(gettext("Unknown event %(event)s.") % {"event": repr(event)})
         return {"data": await handler(client, data)}
     except ApplicationError as exc:
         return exc.body()
     except Exception:
         logger.exception("realtime: %s failed", event)
-        return {"statusCode": 500, "message": REASONS[500]}
+        return {"statusCode": 500, "message": str(REASONS[500])}
 
 
 def connect(

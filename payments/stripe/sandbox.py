@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext
 from stripe import WebhookSignature
 
 from payments.stripe import AccountResult, IntentResult, RefundResult, TransferResult, get_provider
@@ -179,16 +180,16 @@ def payment_sandbox_confirm(*, payment_intent_id: str, user, outcome: str = "suc
     from tutoring.models import Booking, BookingStatus
 
     if not get_provider().sandbox:
-        raise NotFound("Not found.")
+        raise NotFound(gettext("Not found."))
     found = payment_get_for_student(provider_id=payment_intent_id, user=user)
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=found.booking_id)
         payment = Payment.objects.select_for_update().get(pk=found.pk)
         status = booking.current_status()
         if status != BookingStatus.PENDING_PAYMENT:
-            raise Conflict(f"This booking is {status}; there is nothing to pay.")
+            raise Conflict(gettext("This booking is %(status)s; there is nothing to pay.") % {"status": status})
         if payment.status not in CANCELLABLE_INTENT_STATUSES:
-            raise Conflict(f"This payment is {payment.status}; there is nothing to pay.")
+            raise Conflict(gettext("This payment is %(status)s; there is nothing to pay.") % {"status": payment.status})
         if outcome == "succeeded":
             deliver("payment_intent.succeeded", payment_intent_snapshot(payment, status="succeeded"))
         else:

@@ -1,7 +1,7 @@
 // The earnings chart: the running totals of what the tutor earned and withdrew, one point per day,
 // from the ledger (rendered by the page as JSON), drawn with uPlot.
 import uPlot from "uplot";
-import { formatTime, lang, pageData } from "./common.js";
+import { lang, pageData } from "./common.js";
 
 const data = pageData("chart-data");
 const box = document.getElementById("earnings-chart");
@@ -14,6 +14,7 @@ function draw() {
   const earned = [0, ...data.earned];
   const withdrawn = [0, ...data.withdrawn];
   const money = new Intl.NumberFormat(lang, { style: "currency", currency: data.currency });
+  const dayFormat = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", timeZone: "UTC" });
   const width = Math.max(280, box.clientWidth);
   box.replaceChildren();
   const chart = new uPlot(
@@ -23,13 +24,13 @@ function draw() {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "UTC"),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
       legend: { live: false },
-      padding: [12, 36, 0, 0],
+      padding: [12, 40, 0, 0],
       axes: [
         {
           space: 100,
           // Whole days at least: the figures are one point per day.
           incrs: [1, 2, 7, 14, 30, 91, 182, 365].map((days) => days * 86400),
-          values: (u, splits) => splits.map((ts) => formatTime(new Date(ts * 1000).toISOString(), "date")),
+          values: (u, splits) => splits.map((ts) => dayFormat.format(new Date(ts * 1000))),
         },
         { values: (u, splits) => splits.map((v) => money.format(v)), size: 80 },
       ],

@@ -12,22 +12,23 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from tutoring.errors import PROVIDER_FAILED
 
 REASONS = {
-    400: "Bad request.",
-    401: "Authentication credentials were not provided or are invalid.",
-    403: "You do not have permission to perform this action.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    409: "Conflict.",
-    413: "Request body too large.",
-    415: "Unsupported media type.",
-    429: "Too many requests.",
-    500: "Internal server error.",
+    400: gettext_lazy("Bad request."),
+    401: gettext_lazy("Authentication credentials were not provided or are invalid."),
+    403: gettext_lazy("You do not have permission to perform this action."),
+    404: gettext_lazy("Not found."),
+    405: gettext_lazy("Method not allowed."),
+    409: gettext_lazy("Conflict."),
+    413: gettext_lazy("Request body too large."),
+    415: gettext_lazy("Unsupported media type."),
+    429: gettext_lazy("Too many requests."),
+    500: gettext_lazy("Internal server error."),
     502: PROVIDER_FAILED,
-    503: "Service unavailable.",
+    503: gettext_lazy("Service unavailable."),
 }
 
 
@@ -48,7 +49,7 @@ def error_response(request: HttpRequest, status_code: int, message: str | None =
     """A plain Django response with the error body, for code outside DRF (middleware, handlers, webhooks)."""
     body = error_body(
         status_code=status_code,
-        message=message or REASONS.get(status_code, "Error."),
+        message=str(message or REASONS.get(status_code, gettext_lazy("Error."))),
         path=request.path,
         method=request.method or "GET",
         errors=kw.pop("errors", None),

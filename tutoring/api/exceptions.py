@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -61,7 +62,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, drf_exceptions.ValidationError):
         status_code = 400
         errors = validation_errors(exc.detail)
-        message = f"Invalid input. {_first_message(errors)}"
+        message = gettext("Invalid input. %(problem)s") % {"problem": _first_message(errors)}
     elif isinstance(exc, (drf_exceptions.APIException, Http404, DjangoPermissionDenied)):
         response = drf_exception_handler(exc, context)
         status_code = response.status_code
@@ -74,7 +75,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             errors = validation_errors(detail)
             message = _first_message(errors)
         else:
-            message = str(detail) if detail else REASONS.get(status_code, "Error.")
+            message = str(detail) if detail else REASONS.get(status_code, gettext("Error."))
         headers.update({k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")})
     else:
         logger.error("unhandled error on %s %s", method, path, exc_info=exc)

@@ -1,6 +1,8 @@
 from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 LAST_YEAR = 2100
@@ -14,8 +16,8 @@ class DateTimeField(serializers.DateTimeField):
     """
 
     default_error_messages = {
-        "naive": "Include a UTC offset, e.g. 2026-12-01T10:00:00+01:00 or 2026-12-01T09:00:00Z.",
-        "too_far": f"Must be in {LAST_YEAR} or before.",
+        "naive": gettext_lazy("Include a UTC offset, e.g. 2026-12-01T10:00:00+01:00 or 2026-12-01T09:00:00Z."),
+        "too_far": format_lazy(gettext_lazy("Must be in {year} or before."), year=LAST_YEAR),
     }
 
     def to_internal_value(self, value):
@@ -43,7 +45,7 @@ def _has_offset(text: str) -> bool:
 class StrictIntegerField(serializers.IntegerField):
     """An integer amount in minor units: `4000`, never `"4000"`, `4000.0` or `true`."""
 
-    default_error_messages = {"strict": "Must be an integer amount in minor units."}
+    default_error_messages = {"strict": gettext_lazy("Must be an integer amount in minor units.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, int) or isinstance(data, bool):

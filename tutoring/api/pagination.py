@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.serializers import Serializer
@@ -45,7 +46,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created_at, pk = json.loads(raw)
         return datetime.fromisoformat(created_at), str(pk)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ApplicationError("Invalid cursor.", errors={"cursor": ["Invalid cursor."]}) from exc
+        message = gettext("Invalid cursor.")
+        raise ApplicationError(message, errors={"cursor": [message]}) from exc
 
 
 def paginate(

@@ -1,6 +1,7 @@
 """The API's role permissions: the same check the services make (`tutoring.access.require_role`),
 applied before an action runs so a wrong role gets its 403 before any validation."""
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import IsAuthenticated
 
 from tutoring.access import require_role
@@ -19,14 +20,14 @@ class _HasRole(IsAuthenticated):
 
 class IsTutor(_HasRole):
     role = Role.TUTOR
-    message = "Only tutors can do this."
+    message = gettext_lazy("Only tutors can do this.")
 
 
 class IsStudent(_HasRole):
     role = Role.STUDENT
-    message = "Only students can do this."
+    message = gettext_lazy("Only students can do this.")
 
 
 class IsStaff(_HasRole):
     role = Role.STAFF
-    message = "Only staff can do this."
+    message = gettext_lazy("Only staff can do this.")

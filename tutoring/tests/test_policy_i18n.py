@@ -130,3 +130,17 @@ def test_api_messages_follow_accept_language(api):
 
 def test_every_translatable_string_is_translated_and_compiled():
     call_command("translations", check=True)
+
+
+def test_service_and_permission_messages_in_the_api_follow_accept_language(client_for, student, tutor):
+    api = client_for(student)
+    body = {"tutorId": str(tutor.pk), "startTime": "2020-01-01T10:00:00+00:00", "durationMinutes": 60}
+    english = api.post("/api/bookings", body, format="json")
+    chinese = api.post("/api/bookings", body, format="json", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert english.json()["message"] == "startTime must be in the future."
+    assert chinese.json()["message"] == "startTime 必须是将来的时间。"
+    assert chinese.json()["errors"] == {"startTime": ["必须是将来的时间。"]}
+    forbidden = api.get("/api/withdrawals/stats", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert forbidden.status_code == 403 and forbidden.json()["message"] == "只有导师可以执行此操作。"
+    missing = api.get("/api/nothing-here", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert missing.status_code == 404 and missing.json()["message"] == "未找到。"

@@ -116,4 +116,6 @@ def check_page(page, watch: Watch) -> None:
 
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # From the top: a full-page capture of a scrolled page draws the sticky header mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -186,7 +186,12 @@ def test_every_page_in_chinese_and_the_switcher(browse):
     from live.tests.factories import SessionFactory
     from withdrawals.tests.factories import tutor_with_balance
 
-    session = SessionFactory(booking__tutor=tutor_with_balance(name="Ada Lovelace"), booking__student__name="Grace")
+    session = SessionFactory(
+        booking__tutor=tutor_with_balance(name="Ada Lovelace"),
+        booking__student__name="Grace",
+        # Clear of the held class `tutor_with_balance` booked (PostgreSQL refuses overlaps).
+        booking__start_time=timezone.now() + timedelta(days=10),
+    )
     student = session.booking.student
     tutor = session.booking.tutor
 
