@@ -14,15 +14,6 @@ from django.utils.translation import gettext_lazy
 PROVIDER_FAILED = gettext_lazy("A payment or video provider failed; nothing was changed. Try again later.")
 
 
-def _plain(errors: Any) -> Any:
-    """Field errors with every (lazily) translated message as plain text."""
-    if isinstance(errors, dict):
-        return {key: _plain(value) for key, value in errors.items()}
-    if isinstance(errors, list | tuple):
-        return [_plain(item) for item in errors]
-    return errors if errors is None or isinstance(errors, int | float | bool) else str(errors)
-
-
 class ApplicationError(Exception):
     """A failure a client can act on, raised by services with the HTTP status it maps to."""
 
@@ -36,7 +27,7 @@ class ApplicationError(Exception):
         self.message = message
         if status_code is not None:
             self.status_code = status_code
-        self.errors = _plain(errors)
+        self.errors = errors
 
     def body(self) -> dict[str, Any]:
         """`{statusCode, message}` (+ `errors`): the part of the error body the error itself knows."""
