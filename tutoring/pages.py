@@ -175,9 +175,12 @@ def booking(request: HttpRequest, booking_id) -> HttpResponse:
     is_student = item.student_id == request.user.pk
     refunds = list(payment_selectors.refund_list_for_booking(booking=item))
     payment = payment_selectors.payment_for_booking(booking=item)
-    pending = item.status == BookingStatus.PENDING_PAYMENT
+    # As the API reports it: an unpaid booking past its payment window is expired at once.
+    status = item.current_status()
+    pending = status == BookingStatus.PENDING_PAYMENT
     context = {
         "booking": item,
+        "status": status,
         "other": item.tutor if is_student else item.student,
         "is_booking_student": is_student,
         "refunds": refunds,
@@ -186,11 +189,11 @@ def booking(request: HttpRequest, booking_id) -> HttpResponse:
         "can_pay": is_student and pending,
         "payment": payment if is_student and pending else None,
         "payment_failed": payment is not None and payment.status == PaymentStatus.FAILED,
-        "can_cancel": item.status in (BookingStatus.PENDING_PAYMENT, BookingStatus.PAID),
+        "can_cancel": status in (BookingStatus.PENDING_PAYMENT, BookingStatus.PAID),
         "can_request_refund": is_student
-        and item.status in (BookingStatus.PAID, BookingStatus.COMPLETED)
+        and status in (BookingStatus.PAID, BookingStatus.COMPLETED)
         and not any(r.status in (*OPEN_REFUND_STATUSES, RefundStatus.SUCCEEDED) for r in refunds),
-        "can_join": item.status == BookingStatus.PAID,
+        "can_join": status == BookingStatus.PAID,
     }
     # Back from Stripe's confirmation: the webhook makes the booking paid in a moment.
     context["payment_returned"] = request.GET.get("redirect_status") == "succeeded" and pending

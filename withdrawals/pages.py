@@ -31,11 +31,12 @@ def _account(user):
 
 @page(role=Role.TUTOR)
 def earnings(request: HttpRequest) -> HttpResponse:
-    currency = request.user.tutor_profile.currency
-    history = earnings_history(tutor_id=request.user.pk)
+    stats = tutor_earnings(tutor_id=request.user.pk)
+    currency = stats.currency
+    history = earnings_history(tutor_id=request.user.pk, currency=currency)
     withdrawals, next_cursor = page_of(selectors.withdrawal_list_for_tutor(user=request.user), request)
     context = {
-        "stats": tutor_earnings(tutor_id=request.user.pk),
+        "stats": stats,
         "currency": currency,
         "account": _account(request.user),
         "withdrawals": withdrawals,

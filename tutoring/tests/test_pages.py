@@ -338,3 +338,13 @@ def test_join_opens_the_classroom_of_a_paid_booking(browser_for, student):
     refused = browser_for(student).post(f"/bookings/{unpaid.pk}/join", follow=True)
     assert messages_of(refused) == ["Only a paid booking has a class (this one is pending_payment)."]
     assert Session.objects.count() == 1
+
+
+def test_pages_show_the_status_the_api_reports(browser_for, student):
+    """An unpaid booking past its payment window reads `expired` before any job has written it down."""
+    stale = BookingFactory(student=student, created_at=timezone.now() - timedelta(hours=2))
+    client = browser_for(student)
+    page = client.get(f"/bookings/{stale.pk}")
+    assert page.context["status"] == BookingStatus.EXPIRED and not page.context["can_pay"]
+    assert b">Expired<" in page.content and b"Pay $" not in page.content
+    assert b">Expired<" in client.get("/bookings").content
