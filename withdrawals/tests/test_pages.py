@@ -2,12 +2,16 @@
 and withdrawals, each through the service the API calls."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from payments.selectors import tutor_earnings
+from payments.services import earnings_release
+from payments.tests.factories import paid_booking
+from tutoring.services import booking_complete
 from tutoring.tests.factories import StudentFactory, TutorFactory
 from withdrawals.models import ConnectedAccount, Withdrawal
 from withdrawals.tests.factories import held_class, tutor_with_balance, verified_account
@@ -42,7 +46,10 @@ def test_the_page_shows_the_stats_figures_and_the_chart_of_the_ledger():
 
 def test_the_chart_is_a_running_total_per_day():
     tutor = tutor_with_balance(minutes=60)
-    held_class(tutor, 120)
+    # A second class, held the day before the first (one tutor's classes never overlap).
+    second = paid_booking(tutor=tutor, duration_minutes=120, start_time=timezone.now() - timedelta(days=3))
+    booking_complete(booking_id=second.pk, at=second.end_time)
+    assert earnings_release(booking_id=second.pk, now=timezone.now())
     chart = signed_in(tutor).get("/earnings").context["chart"]
     assert chart["earned"] == [153.0]  # 5100 + 10200 on the same day
     signed_in(tutor).post("/earnings/withdraw", {"amount": "20"})
