@@ -2,7 +2,8 @@
 
 With nothing set this is the embedded default: SQLite, in-process cache and channel layer, sandbox
 Stripe and Twilio. `REDIS_URL` moves the cache, the rate-limit counters and the channel layer to Redis
-so every process shares them. With `DJANGO_DEBUG=0` a real secret key is required.
+so every process shares them. With `DJANGO_DEBUG=0` a random secret key is required and HTTPS is
+enforced (redirect, secure cookies, HSTS).
 """
 
 from datetime import timedelta
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from tutoring.keys import GENERATE_HINT, key_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,10 +22,18 @@ DEV_SECRET_KEY = "dev-insecure-only-for-local-runs"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
-if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a random value of at least 32 characters when DJANGO_DEBUG=0."
-    )
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+
+
+def _refuse_guessable(name: str, value: str) -> None:
+    if (problem := key_problem(value)) is not None:
+        raise ImproperlyConfigured(f"{name} {problem}; with DJANGO_DEBUG=0 it must be a random secret. {GENERATE_HINT}")
+
+
+if not DEBUG:
+    _refuse_guessable("DJANGO_SECRET_KEY", SECRET_KEY)
+    if JWT_SIGNING_KEY:  # unset, JWTs are signed with the secret key checked above
+        _refuse_guessable("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -30,6 +41,17 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
 if env.bool("DJANGO_SECURE_PROXY_SSL", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# HTTPS: on by default in production, each one switchable off for a local plain-HTTP run. The proxy
+# must set X-Forwarded-Proto (DJANGO_SECURE_PROXY_SSL=1) or every request, webhooks included, is
+# redirected. /healthz stays reachable over plain HTTP for the load balancer's probes.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -44,7 +66,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_ratelimit",
+    "axes",
     "channels",
     "csp",
     "tutoring",
@@ -56,6 +78,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tutoring.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Both act in process_view, before any view authenticates: every request is counted, then checked.
+    "tutoring.api.ratelimit.RateLimitMiddleware",
+    "tutoring.api.middleware.ApiGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language of pages and API messages: the switcher's cookie, else Accept-Language.
@@ -66,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tutoring.urls"
@@ -102,14 +129,21 @@ AUTH_USER_MODEL = "tutoring.User"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="tutoring")
+# The cache client's sockets give up quickly: with Redis down or frozen a request is answered 503
+# within a second instead of hanging (docs/operations.md "Redis outage"). The channel layer below
+# has its own, longer timeout for its blocking reads.
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
-            # django-redis keeps one client per server and increments in one round trip (a Lua script),
-            # which the rate limiter does on every request.
+            # django-redis keeps one client per server; the rate limiter runs its Lua script through it.
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT,
+                "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT,
+            },
         }
     }
     # The realtime bus (live.realtime): channels-redis's pub/sub layer. A group is a Redis channel that
@@ -138,6 +172,8 @@ else:
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "tutoring",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # Rate-limit windows live here too: room for them before the cache starts culling.
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
     CHANNEL_LAYERS = {
@@ -192,10 +228,10 @@ LOGGING = {
 # --- API -----------------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["tutoring.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tutoring.api.auth.JWTAuthentication"],
+    "DEFAULT_PARSER_CLASSES": ["tutoring.api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tutoring.api.ratelimit.ApiRateLimit"],
     "EXCEPTION_HANDLER": "tutoring.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -210,23 +246,41 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Rotation that cannot fork (one winner per refresh token) and brute-force lockout on obtain.
+    "TOKEN_OBTAIN_SERIALIZER": "tutoring.api.auth.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "tutoring.api.auth.TokenRefreshSerializer",
 }
 
+# Sliding-window limits (tutoring.ratelimit), each `<count>/<s|m|h>`, counted before authentication.
 RATE_LIMIT_API = env.str("RATE_LIMIT_API", default="100/m")
 RATE_LIMIT_PAYMENTS = env.str("RATE_LIMIT_PAYMENTS", default="20/m")
 RATE_LIMIT_CHAT = env.str("RATE_LIMIT_CHAT", default="60/m")
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_CACHE_PREFIX = "rl:"
+RATE_LIMIT_REALTIME_JOIN = env.str("RATE_LIMIT_REALTIME_JOIN", default="30/m")
+RATE_LIMIT_REALTIME_UPDATE = env.str("RATE_LIMIT_REALTIME_UPDATE", default="120/m")
+REALTIME_MAX_CONNECTIONS_PER_USER = env.int("REALTIME_MAX_CONNECTIONS_PER_USER", default=10)
 # Behind a proxy set this to the header it writes (e.g. HTTP_X_REAL_IP, see deploy/).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
-SILENCED_SYSTEM_CHECKS = []
-if not REDIS_URL:
-    # One process, one in-process counter: correct for the embedded default only.
-    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Realtime presence (live.realtime.process): each process refreshes its connections every heartbeat;
+# a connection not refreshed for the TTL (its process died) is dropped and its user marked gone.
+REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=15)
+REALTIME_PRESENCE_TTL_SECONDS = env.float("REALTIME_PRESENCE_TTL_SECONDS", default=45)
+
+# Brute force on passwords (django-axes): POST /api/auth/token and /admin/login/ lock an account and
+# an IP address after LOGIN_FAILURE_LIMIT failures, for LOGIN_LOCKOUT_MINUTES; staff unlock in the admin.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tutoring.api.ratelimit.client_ip"
+AXES_USERNAME_CALLABLE = "tutoring.api.auth.login_username"
+AXES_LOCKOUT_CALLABLE = "tutoring.api.auth.lockout_response"
+AXES_VERBOSE = False
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tutoring marketplace API",
