@@ -7,9 +7,11 @@ the admin as a message. Nothing here knows about HTTP requests.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.utils.translation import gettext_lazy
+from redis import exceptions as redis_exceptions
 
 PROVIDER_FAILED = gettext_lazy("A payment or video provider failed; nothing was changed. Try again later.")
 
@@ -53,15 +55,46 @@ class Conflict(ApplicationError):
     status_code = 409
 
 
-class RateLimited(ApplicationError):
-    status_code = 429
+class RetryLater(ApplicationError):
+    """A refusal that passes with time: the body and the `Retry-After` header say how many seconds."""
 
-    def __init__(self, message: str = gettext_lazy("Rate limit exceeded."), *, retry_after: int = 60):
+    def __init__(self, message: str, *, retry_after: float = 60):
         super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after = max(1, math.ceil(retry_after))
 
     def body(self) -> dict[str, Any]:
         return {**super().body(), "retryAfter": self.retry_after}
+
+
+class RateLimited(RetryLater):
+    status_code = 429
+
+    def __init__(self, message: str = gettext_lazy("Rate limit exceeded."), *, retry_after: float = 60):
+        super().__init__(message, retry_after=retry_after)
+
+
+SERVICE_UNAVAILABLE = gettext_lazy("A backing service is unavailable; nothing was changed. Try again shortly.")
+# Seconds a client is asked to wait while Redis is unreachable: long enough not to hammer it, short
+# enough that a restart is noticed at once.
+OUTAGE_RETRY_AFTER = 5
+
+
+class ServiceUnavailable(RetryLater):
+    """Redis (cache, rate limits, channel layer) cannot be reached: 503, try again later."""
+
+    status_code = 503
+
+    def __init__(self, message: str = SERVICE_UNAVAILABLE, *, retry_after: float = OUTAGE_RETRY_AFTER):
+        super().__init__(message, retry_after=retry_after)
+
+
+def as_outage(exc: BaseException) -> ServiceUnavailable | None:
+    """`exc` as a 503 when it means Redis is down or frozen (refused, reset, timed out), else None."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if isinstance(exc, (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)):
+        return ServiceUnavailable()
+    return None
 
 
 class ProviderError(ApplicationError):

@@ -30,8 +30,9 @@ from payments.serializers import RefundIn
 from payments.stripe.sandbox import payment_sandbox_confirm
 from tutoring import selectors, services
 from tutoring.access import has_role
+from tutoring.api.auth import LOCKED_OUT
+from tutoring.api.ratelimit import request_rate_check
 from tutoring.models import BookingStatus, Role
-from tutoring.ratelimit import check_rate
 from tutoring.serializers import BookingCreateIn, RegisterIn
 from tutoring.web import STRIPE_JS, attempt, csp_allow, found, json_page, page, page_of, validate
 
@@ -111,12 +112,14 @@ def login_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         email = request.POST.get("email", "").strip()
         # Counted with the API's calls of the same client: guessing passwords here is no cheaper.
-        attempt_ok = attempt(request, check_rate, request=request, group="api", rate=settings.RATE_LIMIT_API).ok
+        attempt_ok = attempt(request, request_rate_check, request=request).ok
         user = attempt_ok and authenticate(request, username=email.lower(), password=request.POST.get("password", ""))
         if user:
             login(request, user)
             return redirect(_next_url(request))
-        if attempt_ok:
+        if getattr(request, "axes_locked_out", False):  # django-axes: too many failures (docs/operations.md)
+            messages.error(request, LOCKED_OUT)
+        elif attempt_ok:
             messages.error(request, _("Wrong email or password."))
         status = 400
     return render(request, "pages/login.html", {"email": email, "next": _next_url(request)}, status=status)

@@ -1,25 +1,188 @@
-"""Rate limits counted in the shared cache (django-ratelimit), so they hold across every process.
+"""Sliding-window rate limits in the shared cache: one Redis round trip per check, however many buckets.
 
-The API's throttles (`tutoring.api.ratelimit`) and the chat service (`live.services`) count here.
+A bucket is a key and a rate ("100/m"): at most `limit` hits in any `window` seconds, not per fixed
+window, so no burst fits across a window edge. Each bucket is a sorted set of hit times in Redis, read,
+trimmed and appended by one Lua script for all the buckets of a check (the time is Redis's own, so
+every process agrees on it). Without Redis (the embedded default, one process) the same algorithm runs
+on the local cache under a lock.
+
+`rate_check` is all-or-nothing (an HTTP request passes every bucket or counts in none) and raises
+`RateLimited` with the seconds until the request would pass. `rate_take` lets part of a batch through:
+the chat writer asks for several messages of several senders at once and each sender gets as many as
+fit. Redis down or frozen raises `ServiceUnavailable` (503) within the cache client's socket timeout.
+
+The HTTP middleware (`tutoring.api.ratelimit`), the realtime events and the chat service count here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import re
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
+from django.core.cache import cache, caches
 from django.utils.translation import gettext
-from django_ratelimit.core import get_usage
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
-from tutoring.errors import RateLimited
+from tutoring.errors import RateLimited, as_outage
+
+UNITS = {"s": 1, "m": 60, "h": 3600}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 
 
-def check_rate(request: Any, *, group: str, rate: str, key: str | Callable[[str, Any], str] = "user_or_ip") -> None:
-    """Count one hit for `group` and raise `RateLimited` when over `rate` (e.g. "100/m").
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window: float  # seconds
 
-    `key` is a django-ratelimit key: "user_or_ip" for a request, or a callable for callers without one.
-    """
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
-    if usage is not None and usage["should_limit"]:
-        limit = rate.replace("/", " per ")
-        raise RateLimited(gettext("Rate limit exceeded: %(limit)s.") % {"limit": limit}, retry_after=usage["time_left"])
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """`<count>/<s|m|h>`, optionally with a number of units: "100/m", "5/10s"."""
+        match = _RATE.match(text)
+        if match is None or int(match[1]) < 1:
+            raise ValueError(f"A rate is <count>/<s|m|h>, e.g. 100/m (got {text!r}).")
+        return cls(limit=int(match[1]), window=float(int(match[2] or 1) * UNITS[match[3]]))
+
+    def describe(self) -> str:
+        for unit, seconds in (("hour", 3600), ("minute", 60)):
+            if self.window == seconds:
+                return f"{self.limit} per {unit}"
+        return f"{self.limit} per {self.window:g} seconds"
+
+
+@lru_cache(maxsize=64)
+def rate(text: str) -> Rate:
+    """A rate setting parsed once."""
+    return Rate.parse(text)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """`cost` hits of `key` against `rate`; the key names the group and who is counted (user or IP)."""
+
+    key: str
+    rate: Rate
+    cost: int = 1
+
+
+@dataclass(frozen=True)
+class Taken:
+    allowed: int  # how many of the bucket's `cost` passed
+    retry_after: float  # seconds until the first refused one would pass (0 when all passed)
+
+
+# KEYS: one sorted set per bucket. ARGV: mode ("all" or "part"), a nonce, then per bucket limit,
+# window (ms) and cost. Returns per bucket: allowed, retry-after (ms).
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = ARGV[1] == 'all'
+local nonce = ARGV[2]
+local n = #KEYS
+local allowed, retry = {}, {}
+local refused = false
+for i = 1, n do
+  local limit, window, cost = tonumber(ARGV[3*i]), tonumber(ARGV[3*i+1]), tonumber(ARGV[3*i+2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local free = limit - redis.call('ZCARD', KEYS[i])
+  if free < 0 then free = 0 end
+  local take = math.min(cost, free)
+  allowed[i], retry[i] = take, 0
+  if take < cost then
+    refused = true
+    -- the first refused hit passes once the oldest recorded one leaves the window
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if oldest[2] then retry[i] = tonumber(oldest[2]) + window - now else retry[i] = window end
+  end
+end
+local out = {}
+for i = 1, n do
+  local take = allowed[i]
+  if all and refused then take = 0 end
+  local window = tonumber(ARGV[3*i+1])
+  for j = 1, take do
+    redis.call('ZADD', KEYS[i], now, now .. ':' .. nonce .. ':' .. i .. ':' .. j)
+  end
+  if take > 0 then redis.call('PEXPIRE', KEYS[i], window) end
+  out[2*i-1], out[2*i] = take, retry[i]
+end
+return out
+"""
+
+_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_local_lock = threading.Lock()
+
+
+def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
+    client = get_redis_connection("default")
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_SCRIPT)
+    args: list[object] = ["all" if all_or_nothing else "part", secrets.token_hex(4)]
+    for bucket in buckets:
+        args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
+    out = script(keys=keys, args=args)
+    return [Taken(allowed=int(out[2 * i]), retry_after=int(out[2 * i + 1]) / 1000) for i in range(len(buckets))]
+
+
+def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
+    """The same algorithm on the process's own cache: the embedded default's single process."""
+    with _local_lock:
+        now = time.time()
+        stored = cache.get_many(keys)
+        hits = {
+            key: [t for t in stored.get(key, []) if t > now - b.rate.window]
+            for key, b in zip(keys, buckets, strict=True)
+        }
+        taken = []
+        for key, bucket in zip(keys, buckets, strict=True):
+            free = max(0, bucket.rate.limit - len(hits[key]))
+            take = min(bucket.cost, free)
+            retry = 0.0
+            if take < bucket.cost:
+                oldest = min(hits[key], default=now)
+                retry = oldest + bucket.rate.window - now
+            taken.append(Taken(allowed=take, retry_after=retry))
+        refused = any(t.allowed < b.cost for t, b in zip(taken, buckets, strict=True))
+        if all_or_nothing and refused:
+            taken = [Taken(allowed=0, retry_after=t.retry_after) for t in taken]
+        for key, bucket, t in zip(keys, buckets, taken, strict=True):
+            if t.allowed:
+                cache.set(key, hits[key] + [now] * t.allowed, timeout=int(bucket.rate.window) + 1)
+        return taken
+
+
+def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> list[Taken]:
+    """Count the buckets in one round trip; what passed of each. `ServiceUnavailable` if Redis is down."""
+    if not buckets:
+        return []
+    keys = [f"rl:{bucket.key}" for bucket in buckets]
+    try:
+        if isinstance(caches["default"], RedisCache):  # `cache` itself is only a proxy
+            return _redis_take(buckets, [cache.make_key(key) for key in keys], all_or_nothing=all_or_nothing)
+        return _local_take(buckets, keys, all_or_nothing=all_or_nothing)
+    except Exception as exc:
+        if (outage := as_outage(exc)) is not None:
+            raise outage from exc
+        raise
+
+
+def rate_check(buckets: Sequence[Bucket]) -> None:
+    """One hit in every bucket, or none at all and `RateLimited` naming the tightest refused rate."""
+    taken = rate_take(buckets, all_or_nothing=True)
+    refused = [(t.retry_after, b.rate) for t, b in zip(taken, buckets, strict=True) if t.allowed < b.cost]
+    if refused:
+        retry_after, rate = max(refused, key=lambda r: r[0])
+        raise rate_limited(Bucket(key="", rate=rate), Taken(allowed=0, retry_after=retry_after))
+
+
+def rate_limited(bucket: Bucket, taken: Taken) -> RateLimited:
+    """The refusal of what `taken` left out of `bucket`."""
+    message = gettext("Rate limit exceeded: %(limit)s.") % {"limit": bucket.rate.describe()}
+    return RateLimited(message, retry_after=taken.retry_after)

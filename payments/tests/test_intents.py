@@ -8,7 +8,7 @@ from payments.models import LedgerEntry, Payment
 from payments.tests.factories import paid_booking
 from tutoring.models import BookingStatus
 from tutoring.tests.factories import BookingFactory, StudentFactory, TutorFactory
-from tutoring.tests.utils import assert_error, data, fresh_window_user
+from tutoring.tests.utils import assert_error, data
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def test_a_paid_booking_within_a_day_cannot_be_cancelled_by_the_student(client_f
 
 
 def test_payment_requests_share_a_20_per_minute_budget(client_for):
-    student = fresh_window_user(StudentFactory)
+    student = StudentFactory()
     tutor = TutorFactory()
     client = client_for(student)
     bookings = [BookingFactory(student=student, tutor=tutor) for _ in range(11)]

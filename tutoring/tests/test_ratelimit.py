@@ -1,12 +1,15 @@
 import random
+import time
 import uuid
 
 import pytest
 import requests
+from django_redis import get_redis_connection
 
+from tutoring.ratelimit import Bucket, Rate, rate_take
 from tutoring.tests.factories import StudentFactory
-from tutoring.tests.servers import server
-from tutoring.tests.utils import assert_error, bearer, data, fresh_window_key, fresh_window_user
+from tutoring.tests.servers import free_port, server
+from tutoring.tests.utils import assert_error, bearer, data
 
 ME = "/api/auth/me"
 
@@ -18,9 +21,13 @@ def assert_429(response, path=None):
     return retry_after
 
 
+def random_ip() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
 @pytest.mark.django_db
 def test_101st_request_in_a_minute_is_429_and_others_unaffected(client_for):
-    client = client_for(fresh_window_user(StudentFactory))
+    client = client_for(StudentFactory())
     for _ in range(100):
         assert client.get(ME).status_code == 200
     assert_429(client.get(ME), ME)
@@ -31,26 +38,71 @@ def test_101st_request_in_a_minute_is_429_and_others_unaffected(client_for):
 @pytest.mark.django_db
 def test_anonymous_requests_are_limited_per_ip(api):
     body = {"email": "ghost@example.test", "password": "wrong-password-1"}
-    ip = fresh_window_key(lambda: f"10.0.{random.randrange(256)}.{random.randrange(1, 255)}")
+    ip = random_ip()
     for _ in range(100):
-        assert api.post("/api/auth/token", body, REMOTE_ADDR=ip).status_code == 401
+        assert api.get("/api/tutors", REMOTE_ADDR=ip).status_code == 401
     assert_429(api.post("/api/auth/token", body, REMOTE_ADDR=ip))
-    assert api.post("/api/auth/token", body, REMOTE_ADDR="10.1.0.2").status_code == 401
+    assert api.post("/api/auth/token", body, REMOTE_ADDR=random_ip()).status_code == 401
 
 
 @pytest.mark.django_db
 def test_limits_come_from_settings(client_for, settings):
     settings.RATE_LIMIT_API = "3/m"
-    client = client_for(fresh_window_user(StudentFactory))
+    client = client_for(StudentFactory())
     for _ in range(3):
         assert client.get(ME).status_code == 200
     assert_429(client.get(ME))
 
 
 @pytest.mark.django_db
+def test_the_window_slides_so_no_burst_fits_across_an_edge(client_for, settings):
+    """At most 5 in ANY 2 seconds. A fixed 2-second window has an edge somewhere in the 2 seconds after
+    the burst, and lets the requests after it through; a sliding one refuses them all."""
+    settings.RATE_LIMIT_API = "5/2s"
+    client = client_for(StudentFactory())
+    start = time.monotonic()
+    assert [client.get(ME).status_code for _ in range(5)] == [200] * 5
+    late = []
+    while time.monotonic() - start < 1.7:
+        time.sleep(0.15)
+        late.append(client.get(ME).status_code)
+    assert set(late) == {429}, late
+    time.sleep(max(0.0, start + 2.2 - time.monotonic()))
+    assert client.get(ME).status_code == 200  # the burst has left the window
+
+
+@pytest.mark.django_db
+def test_refused_requests_are_counted_before_authentication(api, client_for, settings):
+    """401s (no or a forged token) count against the IP; 403s (a valid token, not allowed) against the user."""
+    settings.RATE_LIMIT_API = "3/m"
+    ip = random_ip()
+    forged = {"HTTP_AUTHORIZATION": "Bearer not.a.token", "REMOTE_ADDR": ip}
+    assert [api.get(ME, **forged).status_code for _ in range(2)] == [401, 401]
+    assert api.get(ME, REMOTE_ADDR=ip).status_code == 401
+    assert_429(api.get(ME, **forged))
+    assert_429(api.post("/api/auth/token", {"email": "x@example.test", "password": "y"}, REMOTE_ADDR=ip))
+
+    student = StudentFactory()
+    client = client_for(student)
+    for _ in range(3):
+        assert_error(client.patch("/api/tutors/me", {"bio": "x"}, format="json", REMOTE_ADDR=ip), 403)
+    assert_429(client.get(ME, REMOTE_ADDR=ip))
+    # Counted per user: another user from the same address has its own budget.
+    assert client_for(StudentFactory()).get(ME, REMOTE_ADDR=ip).status_code == 200
+
+
+@pytest.mark.django_db
+def test_provider_webhooks_are_never_limited(api, settings):
+    settings.RATE_LIMIT_API = "2/m"
+    ip = random_ip()
+    for _ in range(5):
+        assert_error(api.post("/api/webhooks/stripe", b"{}", content_type="application/json", REMOTE_ADDR=ip), 400)
+
+
+@pytest.mark.django_db
 @pytest.mark.urls("tutoring.tests.urls_ratelimit")
 def test_payment_group_is_20_per_minute_across_its_endpoints(client_for):
-    client = client_for(fresh_window_user(StudentFactory))
+    client = client_for(StudentFactory())
     for i in range(20):
         assert client.post("/api/_test/pay-a" if i % 2 else "/api/_test/pay-b").status_code == 201
     assert client.get("/api/_test/pay-a").status_code == 200  # reads do not spend the payment budget
@@ -60,12 +112,59 @@ def test_payment_group_is_20_per_minute_across_its_endpoints(client_for):
     assert client_for(StudentFactory()).post("/api/_test/pay-a").status_code == 201
 
 
+def test_a_batch_takes_what_fits_for_each_key():
+    """The chat writer's call: several keys with several hits each; each gets what fits, in order."""
+    rate = Rate.parse("3/m")
+    a, b = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
+    first = rate_take([Bucket(a, rate, 2), Bucket(b, rate, 5)])
+    assert [t.allowed for t in first] == [2, 3]
+    assert first[0].retry_after == 0 and 55 <= first[1].retry_after <= 60
+    second = rate_take([Bucket(a, rate, 2), Bucket(b, rate, 1)])
+    assert [t.allowed for t in second] == [1, 0]
+
+
+@pytest.mark.redis
+def test_a_batch_of_200_is_one_redis_round_trip(monkeypatch):
+    client = get_redis_connection("default")
+    calls = []
+    execute = client.execute_command
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    rate = Rate.parse("60/m")
+    buckets = [Bucket(f"t:{uuid.uuid4()}", rate, cost) for cost in [1] * 150 + [50]]
+    rate_take(buckets)  # the script is loaded once per server, on its first use
+    calls.clear()
+    taken = rate_take(buckets)
+    assert calls == ["EVALSHA"]
+    assert [t.allowed for t in taken] == [1] * 150 + [10]
+
+
+@pytest.mark.django_db
+def test_redis_unreachable_is_503_with_retry_after_in_the_error_body(client_for, settings):
+    """Nothing listens on the cache's port: the API answers 503 at once, in the error body."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    response = client_for(StudentFactory()).get(ME)
+    body = assert_error(response, 503, ME, "GET")
+    assert int(response["Retry-After"]) >= 1
+    assert "unavailable" in body["message"]
+
+
 @pytest.mark.redis
 @pytest.mark.postgres  # the server processes need a database they can share with the test
 @pytest.mark.django_db(transaction=True)
 def test_the_count_holds_across_two_server_processes(database_url, settings):
     """Two gunicorn processes sharing Redis: 50 + 50 requests pass, the 101st fails on either."""
-    user, other = fresh_window_user(StudentFactory), StudentFactory()
+    user, other = StudentFactory(), StudentFactory()
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,

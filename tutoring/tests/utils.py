@@ -1,12 +1,9 @@
 """Assertions and helpers shared by the tests of every app."""
 
 import threading
-import time
-import uuid
 from datetime import datetime
 
 from django.db import connections
-from django_ratelimit.core import _get_window
 from rest_framework_simplejwt.tokens import AccessToken
 
 
@@ -38,24 +35,6 @@ def data(response, status: int = 200):
     body = response.json()
     assert set(body) == {"data"}, body
     return body["data"]
-
-
-def fresh_window_key(make_key, period: int = 60, at_least: int = 45):
-    """A rate-limit key (user id, IP) whose fixed window has at least `at_least` seconds left.
-
-    django-ratelimit counts in fixed windows whose edges are jittered per key; a test that sends N+1
-    requests must not straddle an edge, or the count restarts in the middle. Picking the key instead of
-    sleeping keeps the test fast and deterministic.
-    """
-    for _ in range(10_000):
-        key = make_key()
-        if _get_window(str(key), period) - int(time.time()) >= at_least:
-            return key
-    raise AssertionError("no key with a fresh window found")
-
-
-def fresh_window_user(factory, **kwargs):
-    return factory(id=fresh_window_key(uuid.uuid4), **kwargs)
 
 
 def run_concurrently(fn, n: int) -> list:

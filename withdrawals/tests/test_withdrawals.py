@@ -3,7 +3,7 @@ import pytest
 from payments.stripe.sandbox import deliver
 from payments.tests.stripe_stub import Failure
 from tutoring.tests.factories import TutorFactory
-from tutoring.tests.utils import assert_error, data, fresh_window_user
+from tutoring.tests.utils import assert_error, data
 from withdrawals.models import Withdrawal, WithdrawalStatus
 from withdrawals.tests.factories import held_class, tutor_with_balance, verified_account
 
@@ -81,7 +81,7 @@ class TestRequest:
             assert_error(client_for(user).get(STATS), 403)
 
     def test_counts_in_the_payment_rate_group(self, client_for):
-        tutor = fresh_window_user(TutorFactory)
+        tutor = TutorFactory()
         held_class(tutor, 240)
         verified_account(tutor)
         client = client_for(tutor)
