@@ -11,6 +11,27 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
 django_asgi_app = get_asgi_application()
 
+
+def _leave_request_bodies_to_django() -> None:
+    """Under daphne, Twisted parses every POST form body itself before the application sees it (into
+    arguments daphne never uses) and answers a malformed multipart body with a bare 400 of its own.
+    Switched off, the body reaches Django, which refuses it in the API's error body (400/415)."""
+    from daphne.http_protocol import WebRequest
+
+    if getattr(WebRequest, "_leaves_bodies_to_django", False):
+        return
+    init = WebRequest.__init__
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._parsePOSTFormSubmission = False
+
+    WebRequest.__init__ = __init__
+    WebRequest._leaves_bodies_to_django = True
+
+
+_leave_request_bodies_to_django()
+
 # Django must be set up before the realtime modules import models.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -6,10 +6,10 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tutoring import selectors, services
+from tutoring.api.auth import TokenObtainPairSerializer, TokenRefreshSerializer
 from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStudent, IsTutor
 from tutoring.api.validation import validated

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -58,3 +61,17 @@ def error_response(request: HttpRequest, status_code: int, message: str | None =
     for header, value in kw.pop("headers", {}).items():
         response[header] = value
     return response
+
+
+def too_large_message() -> str:
+    return f"Request body too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."
+
+
+def request_error(exc: BaseException) -> tuple[int, str] | None:
+    """Django's refusals of a malformed request (oversized or broken body, too many fields) as
+    (status, message); they are the client's fault, never a 500."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, too_large_message()
+    if isinstance(exc, (BadRequest, SuspiciousOperation, MultiPartParserError)):
+        return 400, "Malformed request body or parameters."
+    return None

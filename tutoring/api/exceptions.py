@@ -12,38 +12,48 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tutoring.api.errors import REASONS, error_body
-from tutoring.errors import ApplicationError, ProviderError, RateLimited
+from tutoring.api.errors import REASONS, error_body, request_error
+from tutoring.errors import ApplicationError, ProviderError, RetryLater, as_outage
 
 logger = logging.getLogger("tutoring.api")
 
 
-def _flatten(detail: Any) -> Any:
-    """DRF ErrorDetail trees → plain strings, keeping the field structure."""
+def _field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's error tree as the body's flat `errors`: field name → messages. A nested object's fields are
+    named by their path (`items.amount`); a list's item errors stay under the list's field, each message
+    saying which item (`subjects`: ["0: This field may not be blank."]). Errors not about one field are
+    `nonFieldErrors`."""
+    name = prefix or "nonFieldErrors"
+    if isinstance(detail, dict) and prefix and detail and all(str(key).isdigit() for key in detail):
+        messages = []
+        for index, item in detail.items():
+            for field, texts in _field_errors(item).items():
+                label = str(index) if field == "nonFieldErrors" else f"{index}.{field}"
+                messages += [f"{label}: {text}" for text in texts]
+        return {prefix: messages}
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
+        errors: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            key = "nonFieldErrors" if key == "non_field_errors" else str(key)
+            errors.update(_field_errors(value, f"{prefix}.{key}" if prefix and key != "nonFieldErrors" else key))
+        return errors
     if isinstance(detail, list):
-        return [_flatten(item) for item in detail]
-    return str(detail)
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {name: [str(item) for item in detail]}
+        # A list of objects: DRF leaves an empty entry for every item without errors.
+        return _field_errors({index: item for index, item in enumerate(detail) if item}, prefix)
+    return {name: [str(detail)]}
 
 
-def _first_message(errors: Any, prefix: str = "") -> str:
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            label = key if key != "nonFieldErrors" else ""
-            return _first_message(value, f"{prefix}.{label}".strip(".") if prefix else label)
-    if isinstance(errors, list) and errors:
-        return _first_message(errors[0], prefix)
-    return f"{prefix}: {errors}" if prefix else str(errors)
+def _first_message(errors: dict[str, list[str]]) -> str:
+    for key, messages in errors.items():
+        text = messages[0] if messages else ""
+        return text if key == "nonFieldErrors" else f"{key}: {text}"
+    return ""
 
 
-def validation_errors(detail: Any) -> dict[str, Any]:
-    errors = _flatten(detail)
-    if not isinstance(errors, dict):
-        errors = {"nonFieldErrors": errors if isinstance(errors, list) else [errors]}
-    if "non_field_errors" in errors:
-        errors["nonFieldErrors"] = errors.pop("non_field_errors")
-    return errors
+def validation_errors(detail: Any) -> dict[str, list[str]]:
+    return _field_errors(detail)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
@@ -52,13 +62,16 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     method = request.method if request is not None else ""
     headers: dict[str, str] = {}
     errors = None
+    exc = as_outage(exc) or exc
 
     if isinstance(exc, ApplicationError):
         status_code, message, errors = exc.status_code, exc.message, exc.errors
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RetryLater):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, ProviderError):
             logger.warning("provider %s failed on %s %s", exc.provider, method, path, exc_info=exc.__cause__)
+    elif (refused := request_error(exc)) is not None:
+        status_code, message = refused
     elif isinstance(exc, drf_exceptions.ValidationError):
         status_code = 400
         errors = validation_errors(exc.detail)
@@ -71,6 +84,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             message = REASONS[404]
         elif isinstance(exc, DjangoPermissionDenied):
             message = REASONS[403]
+        elif isinstance(detail, dict) and "detail" in detail:
+            # simplejwt's token errors: {"detail", "code", "messages"} is one message, not field errors.
+            message = str(detail["detail"])
         elif isinstance(detail, (dict, list)):
             errors = validation_errors(detail)
             message = _first_message(errors)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
@@ -40,14 +41,21 @@ def encode_cursor(created_at: datetime, pk: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _invalid_cursor() -> ApplicationError:
+    message = gettext("Invalid cursor.")
+    return ApplicationError(message, errors={"cursor": [message]})
+
+
+def decode_cursor(cursor: str, *, queryset: QuerySet, time_field: str) -> tuple[datetime, Any]:
+    """The (time, pk) a cursor stands for, each checked against its column: a 400 for anything else."""
+    model = queryset.model
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, pk = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(pk)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        message = gettext("Invalid cursor.")
-        raise ApplicationError(message, errors={"cursor": [message]}) from exc
+        created_at = datetime.fromisoformat(created_at)
+        return model._meta.get_field(time_field).to_python(created_at), model._meta.pk.to_python(pk)
+    except (ValueError, TypeError, json.JSONDecodeError, DjangoValidationError) as exc:
+        raise _invalid_cursor() from exc
 
 
 def paginate(
@@ -63,7 +71,7 @@ def paginate(
     cursor = params.validated_data["cursor"]
     qs = queryset.order_by(f"-{time_field}", "-pk")
     if cursor:
-        created_at, pk = decode_cursor(cursor)
+        created_at, pk = decode_cursor(cursor, queryset=queryset, time_field=time_field)
         qs = qs.filter(Q(**{f"{time_field}__lt": created_at}) | Q(**{time_field: created_at, "pk__lt": pk}))
     rows = list(qs[: limit + 1])
     next_cursor = None

@@ -5,11 +5,12 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.conf import settings
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from tutoring.models import Role, TutorProfile, User
 from tutoring.tests.factories import PASSWORD, StudentFactory
-from tutoring.tests.utils import assert_error
+from tutoring.tests.utils import assert_error, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +153,57 @@ class TestForgedTokens:
         student.is_active = False
         student.save()
         assert_error(api.get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {token}"), 401, "/api/auth/me", "GET")
+
+
+REFRESH = "/api/auth/token/refresh"
+
+
+class TestRefreshRotation:
+    def test_a_refresh_token_of_a_deleted_user_is_401(self, api):
+        user = StudentFactory()
+        refresh = str(RefreshToken.for_user(user))
+        user.delete()
+        assert_error(api.post(REFRESH, {"refresh": refresh}, format="json"), 401, REFRESH, "POST")
+
+    def test_a_refresh_token_of_a_deactivated_user_is_401(self, api, student):
+        refresh = str(RefreshToken.for_user(student))
+        student.is_active = False
+        student.save()
+        assert_error(api.post(REFRESH, {"refresh": refresh}, format="json"), 401, REFRESH, "POST")
+
+    def test_a_validly_signed_token_whose_user_id_is_not_a_uuid_is_401(self, api, student):
+        for claim in ("not-a-uuid", 12345, ["x"], {"id": 1}):
+            access = AccessToken.for_user(student)
+            access["user_id"] = claim
+            response = api.get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}")
+            assert_error(response, 401, "/api/auth/me", "GET")
+            refresh = RefreshToken.for_user(student)
+            refresh["user_id"] = claim
+            assert_error(api.post(REFRESH, {"refresh": str(refresh)}, format="json"), 401, REFRESH, "POST")
+
+    def test_the_rotated_pair_carries_on_the_chain(self, api, student):
+        first = api.post(REFRESH, {"refresh": str(RefreshToken.for_user(student))}, format="json").json()["data"]
+        second = api.post(REFRESH, {"refresh": first["refresh"]}, format="json")
+        assert second.status_code == 200
+        me = api.get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {second.json()['data']['access']}")
+        assert me.json()["data"]["id"] == str(student.pk)
+
+    @pytest.mark.postgres
+    @pytest.mark.django_db(transaction=True)
+    def test_eight_concurrent_uses_of_one_refresh_token_give_exactly_one_new_pair(self):
+        """It gave 4 successes, each a new valid chain: rotation must be atomic."""
+        student = StudentFactory()
+        refresh = str(RefreshToken.for_user(student))
+
+        def use(i):
+            client = APIClient()
+            return client.post(REFRESH, {"refresh": refresh}, format="json", REMOTE_ADDR=f"10.9.0.{i + 1}")
+
+        responses = run_concurrently(use, 8)
+        assert sorted(r.status_code for r in responses) == [200] + [401] * 7
+        for response in responses:
+            if response.status_code == 401:
+                assert_error(response, 401, REFRESH, "POST")
+        (winner,) = [r.json()["data"] for r in responses if r.status_code == 200]
+        again = APIClient().post(REFRESH, {"refresh": winner["refresh"]}, format="json")
+        assert again.status_code == 200  # the one new chain goes on

@@ -1,7 +1,9 @@
 """The error body on every failure under /api/ (docs/api.md "Conventions"), with DEBUG on or off."""
 
 import pytest
+import requests
 
+from tutoring.tests.servers import server
 from tutoring.tests.utils import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +67,65 @@ def test_validation_error_lists_fields(api):
     assert body["errors"]["email"] and body["errors"]["role"] and body["errors"]["password"]
     assert all(isinstance(m, str) for messages in body["errors"].values() for m in messages)
     assert body["message"].startswith("Invalid input.")
+
+
+# --- bad input is a 4xx in the error body, never a 500 ----------------------------------------------
+
+
+def test_a_body_over_the_limit_is_413(api, settings):
+    body = b'{"email": "' + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + b'"}'
+    response = api.generic("POST", "/api/auth/register", body, content_type="application/json")
+    assert_error(response, 413, "/api/auth/register", "POST")
+
+
+@pytest.mark.parametrize("depth", [100_000, 5_000])
+def test_json_nested_too_deeply_is_400(api, depth):
+    body = "[" * depth + "]" * depth
+    response = api.generic("POST", "/api/auth/register", body, content_type="application/json")
+    assert_error(response, 400, "/api/auth/register", "POST")
+
+
+@pytest.mark.parametrize("query", ["subject=a%00b", "sub%00ject=x", "limit=1&cursor=%00"])
+def test_nul_in_query_parameters_is_400(client_for, student, query):
+    response = client_for(student).get(f"/api/tutors?{query}")
+    body = assert_error(response, 400, "/api/tutors", "GET")
+    assert body["errors"]
+
+
+@pytest.mark.parametrize("pk", ["not-a-uuid", 7, None, "1" * 200])
+def test_a_cursor_whose_id_is_not_a_uuid_is_400(client_for, student, pk):
+    from django.utils import timezone
+
+    from tutoring.api.pagination import encode_cursor
+
+    cursor = encode_cursor(timezone.now(), pk)
+    for path in ("/api/tutors", "/api/bookings"):
+        body = assert_error(client_for(student).get(path, {"cursor": cursor}), 400, path, "GET")
+        assert body["errors"] == {"cursor": ["Invalid cursor."]}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=xx"]
+)
+def test_a_malformed_multipart_body_gets_the_error_body(api, content_type):
+    body = b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\nb'
+    response = api.generic("POST", "/api/auth/register", body, content_type=content_type)
+    assert response.status_code in (400, 415)
+    assert_error(response, response.status_code, "/api/auth/register", "POST")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_malformed_multipart_body_gets_the_error_body_from_daphne_too(tmp_path):
+    """Twisted (under daphne) parsed multipart bodies itself and answered a bad one with a bare 400."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}", "REDIS_URL": "", "DJANGO_DEBUG": "1"}
+    with server("daphne", env=env) as base:
+        for content_type in ("multipart/form-data", "multipart/form-data; boundary=xx"):
+            response = requests.post(
+                f"{base}/api/auth/register",
+                data=b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\nb',
+                headers={"Content-Type": content_type},
+                timeout=10,
+            )
+            assert response.status_code in (400, 415), response.content
+            body = response.json()
+            assert body["statusCode"] == response.status_code and body["path"] == "/api/auth/register"
