@@ -95,3 +95,37 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender_id}: {self.content[:40]}"
+
+
+class Connection(models.Model):
+    """One open realtime connection (either transport) of a realtime process.
+
+    Its process refreshes `expires_at` every heartbeat; a row whose process died stops being refreshed,
+    and once it expires any process's sweep deletes it and settles presence (docs/realtime.md
+    "Presence"). Also what the connections-per-user limit counts.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    process_id = models.UUIDField(db_index=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expires_at"], name="live_connection_user_expires")]
+
+    def __str__(self) -> str:
+        return f"connection {self.pk} of {self.user_id}"
+
+
+class Presence(models.Model):
+    """A connection has joined a session: its user counts as connected there while the row lives."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="presences")
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "session"], name="live_presence_once")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} in {self.session_id}"

@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from live import selectors
-from live.models import Message, Participant, Session, SessionStatus
-from live.realtime import broadcast
+from live.models import Connection, Message, Participant, Presence, Session, SessionStatus
+from live.realtime import broadcast, broadcast_many
 from live.serializers import session_event
 from live.video import AccessGrant, get_video_provider
 from tutoring.access import PARTIES_ONLY, check_booking_access, has_role
-from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
+from tutoring.api.errors import REASONS
+from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from tutoring.models import Booking, BookingStatus, Role, User
-from tutoring.ratelimit import check_rate
+from tutoring.ratelimit import Bucket, rate, rate_check, rate_limited, rate_take
 from tutoring.services import booking_complete
 
 logger = logging.getLogger(__name__)
@@ -215,15 +216,11 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
         raise ApplicationError(
             gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"updates": [message]}
         )
+    rate_check([Bucket(key=f"rt-update:user:{user.pk}", rate=rate(settings.RATE_LIMIT_REALTIME_UPDATE))])
     session = selectors.session_get_for_party(session_id=session_id, user=user)
     if session.status == SessionStatus.COMPLETED:
         raise Conflict(gettext("The class has ended."))
     return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
-
-
-def participant_connection_set(*, session_id: Any, user: User, connected: bool) -> Participant | None:
-    """A party's first realtime connection to the session opened, or its last one closed (docs/realtime.md)."""
-    return _participant_apply(session_id=session_id, user_id=user.pk, updates={"isConnected": connected})
 
 
 # --- chat -------------------------------------------------------------------------------------------
@@ -236,59 +233,252 @@ class MessageDraft:
     content: Any
 
 
-def chat_rate_check(user: User) -> None:
-    """Count one chat message of `user` (RATE_LIMIT_CHAT) in the shared cache, whatever the transport."""
-    check_rate(None, group="chat", rate=settings.RATE_LIMIT_CHAT, key=lambda group, request: str(user.pk))
+NOT_STORABLE = gettext_lazy("content cannot contain NUL characters or unpaired surrogates.")
+DEACTIVATED = gettext_lazy("This account is deactivated.")
+
+
+def _storable(text: str) -> bool:
+    """What PostgreSQL can keep in a text column: no NUL, and valid UTF-8 (no lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _chat_quota(drafts: Sequence[MessageDraft]) -> dict[int, RateLimited]:
+    """Count every draft against its sender's chat limit, in one round trip for the whole batch; the
+    drafts of each sender past what fits (the latest ones) are refused."""
+    chat_rate = rate(settings.RATE_LIMIT_CHAT)
+    by_sender: dict[Any, list[int]] = {}
+    for i, draft in enumerate(drafts):
+        by_sender.setdefault(draft.sender.pk, []).append(i)
+    buckets = [Bucket(key=f"chat:user:{pk}", rate=chat_rate, cost=len(indices)) for pk, indices in by_sender.items()]
+    refused: dict[int, RateLimited] = {}
+    for bucket, taken, indices in zip(buckets, rate_take(buckets), by_sender.values(), strict=True):
+        for i in indices[taken.allowed :]:
+            refused[i] = rate_limited(bucket, taken)
+    return refused
+
+
+def _insert(messages: dict[int, Message], results: list) -> None:
+    """One INSERT for the batch; if it fails, each message on its own, so a bad one fails alone."""
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create(messages.values())
+        return
+    except (DatabaseError, ValueError):
+        logger.warning("chat batch of %d failed as one insert; storing them one by one", len(messages))
+    for i, message in messages.items():
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except (DatabaseError, ValueError):
+            logger.exception("chat message from %s could not be stored", message.sender_id)
+            results[i] = ApplicationError(REASONS[500], status_code=500)
 
 
 def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | ApplicationError]:
     """Store chat messages of parties, several at once; each draft gets its stored message or its error.
 
-    Each draft is counted against the sender's chat limit first (429: neither stored nor sent), then
-    checked (content trimmed, 1–2000 characters; 404 unknown session; 403 not a party; 409 class
-    ended), at the cost of one query for all their sessions and one INSERT for all that pass — which
-    is what lets the realtime writer store a burst of messages in one go. Nothing is published here:
-    the caller publishes what was stored.
+    Each draft is counted against the sender's chat limit first (429: neither stored nor sent; the whole
+    batch in one round trip to the cache), then checked (content trimmed, 1–2000 characters, storable;
+    404 unknown session; 403 not a party; 401 sender deactivated; 409 class ended), at the cost of one
+    query for all their sessions and one INSERT for all that pass — which is what lets the realtime
+    writer store a burst of messages in one go. No draft can fail another: one the database refuses
+    anyway is retried alone. Nothing is published here: the caller publishes what was stored.
     """
     results: list[Message | ApplicationError | None] = [None] * len(drafts)
     texts: dict[int, str] = {}
+    refused = _chat_quota(drafts)
     for i, draft in enumerate(drafts):
-        try:
-            chat_rate_check(draft.sender)
-        except RateLimited as exc:
-            results[i] = exc
+        if i in refused:
+            results[i] = refused[i]
             continue
         text = draft.content.strip() if isinstance(draft.content, str) else ""
-        if 1 <= len(text) <= MESSAGE_MAX_LENGTH:
-            texts[i] = text
-        else:
+        if not 1 <= len(text) <= MESSAGE_MAX_LENGTH:
             message = gettext("content must be 1 to %(max)s characters.") % {"max": MESSAGE_MAX_LENGTH}
             results[i] = ApplicationError(
                 gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"content": [message]}
             )
+        elif not _storable(text):
+            message = str(NOT_STORABLE)
+            results[i] = ApplicationError(
+                gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"content": [message]}
+            )
+        else:
+            texts[i] = text
     session_ids = {selectors.session_uuid(drafts[i].session_id) for i in texts} - {None}
     sessions = {
-        pk: (status, tutor_id, student_id)
-        for pk, status, tutor_id, student_id in Session.objects.filter(pk__in=session_ids).values_list(
-            "pk", "status", "booking__tutor_id", "booking__student_id"
+        row[0]: row[1:]
+        for row in Session.objects.filter(pk__in=session_ids).values_list(
+            "pk",
+            "status",
+            "booking__tutor_id",
+            "booking__student_id",
+            "booking__tutor__is_active",
+            "booking__student__is_active",
         )
     }
-    stored: list[Message] = []
+    stored: dict[int, Message] = {}
     for i, text in texts.items():
         draft = drafts[i]
         session_pk = selectors.session_uuid(draft.session_id)
         row = sessions.get(session_pk)
         if row is None:
             results[i] = NotFound(selectors.NOT_FOUND)
-        elif draft.sender.pk not in (row[1], row[2]):
+            continue
+        status, tutor_id, student_id, tutor_active, student_active = row
+        if draft.sender.pk not in (tutor_id, student_id):
             results[i] = Forbidden(PARTIES_ONLY)
-        elif row[0] == SessionStatus.COMPLETED:
+        elif not (tutor_active if draft.sender.pk == tutor_id else student_active):
+            # Checked with the batch's own query: a socket outliving its user's deactivation says nothing.
+            results[i] = Unauthorized(DEACTIVATED)
+        elif status == SessionStatus.COMPLETED:
             results[i] = Conflict(gettext("The class has ended."))
         else:
-            results[i] = Message(session_id=session_pk, sender=draft.sender, content=text)
-            stored.append(results[i])
-    Message.objects.bulk_create(stored)
+            results[i] = stored[i] = Message(session_id=session_pk, sender=draft.sender, content=text)
+    if stored:
+        _insert(stored, results)
     return results
+
+
+# --- realtime connections and presence ----------------------------------------------------------------
+
+
+def realtime_join_check(*, session_id: Any, user: User) -> Session:
+    """A party may enter the session's room (`join`): counted against RATE_LIMIT_REALTIME_JOIN."""
+    rate_check([Bucket(key=f"rt-join:user:{user.pk}", rate=rate(settings.RATE_LIMIT_REALTIME_JOIN))])
+    return selectors.session_get_for_party(session_id=session_id, user=user)
+
+
+def _expiry() -> Any:
+    return timezone.now() + timedelta(seconds=settings.REALTIME_PRESENCE_TTL_SECONDS)
+
+
+def connection_open(*, connection_id: uuid.UUID, user: User, process_id: uuid.UUID) -> Connection:
+    """A realtime connection of `user` opens on this process; 429 past REALTIME_MAX_CONNECTIONS_PER_USER.
+
+    Connections of a dead process count until they expire (REALTIME_PRESENCE_TTL_SECONDS).
+    """
+    limit = settings.REALTIME_MAX_CONNECTIONS_PER_USER
+    if Connection.objects.filter(user=user, expires_at__gt=timezone.now()).count() >= limit:
+        raise RateLimited(
+            gettext("Too many open realtime connections (at most %(limit)s per user).") % {"limit": limit},
+            retry_after=settings.REALTIME_HEARTBEAT_SECONDS,
+        )
+    return Connection.objects.create(id=connection_id, user=user, process_id=process_id, expires_at=_expiry())
+
+
+SETTLE_CHUNK = 500
+
+
+def _presence_settle(pairs: Iterable[tuple[Any, Any]]) -> None:
+    """Make each (session, user)'s `isConnected` say whether any live connection of theirs is in the
+    session, and broadcast the changes. Under the participants' row locks (taken in one order), so the
+    last writer sees the truth; thousands of pairs (a process shutting down) cost a few statements."""
+    pairs = sorted(
+        {(selectors.session_uuid(s), u if isinstance(u, uuid.UUID) else uuid.UUID(str(u))) for s, u in pairs}, key=str
+    )
+    for start in range(0, len(pairs), SETTLE_CHUNK):
+        chunk = set(pairs[start : start + SETTLE_CHUNK])
+        session_ids, user_ids = {p[0] for p in chunk}, {p[1] for p in chunk}
+        with transaction.atomic():
+            rows = [
+                row
+                for row in Participant.objects.select_for_update()
+                .filter(session_id__in=session_ids, user_id__in=user_ids)
+                .order_by("pk")
+                if (row.session_id, row.user_id) in chunk
+            ]
+            live = set(
+                Presence.objects.filter(
+                    session_id__in=session_ids,
+                    connection__user_id__in=user_ids,
+                    connection__expires_at__gt=timezone.now(),
+                ).values_list("session_id", "connection__user_id")
+            )
+            changed = [row for row in rows if row.is_connected != ((row.session_id, row.user_id) in live)]
+            now = timezone.now()
+            for row in changed:
+                row.is_connected, row.updated_at = not row.is_connected, now
+            Participant.objects.bulk_update(changed, ["is_connected", "updated_at"])
+            broadcast_many(
+                (
+                    row.session_id,
+                    PARTICIPANT_UPDATED,
+                    {"participantId": str(row.user_id), "updates": {"isConnected": row.is_connected}},
+                )
+                for row in changed
+            )
+
+
+def presence_enter(*, connection_id: uuid.UUID, process_id: uuid.UUID, session_id: Any, user: User) -> None:
+    """The connection joined the session: its user is connected there (docs/realtime.md "Presence")."""
+    # A sweep may have removed the connection while its process could not refresh it (stalled,
+    # database away): record it again rather than lose the presence.
+    Connection.objects.get_or_create(
+        id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
+    )
+    Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+    _presence_settle([(session_id, user.pk)])
+
+
+def presence_exit(*, connection_id: uuid.UUID, session_id: Any, user: User) -> None:
+    """The connection left the session; the user's last connection there marks them disconnected."""
+    Presence.objects.filter(connection_id=connection_id, session_id=session_id).delete()
+    _presence_settle([(session_id, user.pk)])
+
+
+def _connections_drop(queryset) -> int:
+    """Delete connections (and so their presences) and settle the presence they held."""
+    pairs = list(
+        Presence.objects.filter(connection__in=queryset).values_list("session_id", "connection__user_id").distinct()
+    )
+    _, deleted = queryset.delete()
+    _presence_settle(pairs)
+    return deleted.get(Connection._meta.label, 0)
+
+
+def connection_close(*, connection_id: uuid.UUID) -> None:
+    _connections_drop(Connection.objects.filter(pk=connection_id))
+
+
+def connections_refresh(
+    *, process_id: uuid.UUID, open_connections: Mapping[uuid.UUID, tuple[User, Iterable[Any]]]
+) -> None:
+    """The process's heartbeat: its connections live another TTL. Any it holds that a sweep removed
+    (the process was stalled longer than the TTL) are recorded again, with their sessions."""
+    updated = Connection.objects.filter(process_id=process_id).update(expires_at=_expiry())
+    if updated >= len(open_connections):
+        return
+    known = set(Connection.objects.filter(pk__in=list(open_connections)).values_list("pk", flat=True))
+    for connection_id, (user, session_ids) in open_connections.items():
+        if connection_id in known:
+            continue
+        Connection.objects.get_or_create(
+            id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
+        )
+        for session_id in session_ids:
+            presence_enter(connection_id=connection_id, process_id=process_id, session_id=session_id, user=user)
+
+
+def connections_sweep() -> int:
+    """Drop every connection whose process stopped refreshing it (it died); returns how many."""
+    return _connections_drop(Connection.objects.filter(expires_at__lte=timezone.now()))
+
+
+def connections_end_process(*, process_id: uuid.UUID) -> int:
+    """The process is shutting down: drop all its connections at once (their presence settled)."""
+    return _connections_drop(Connection.objects.filter(process_id=process_id))
+
+
+def users_inactive(*, user_ids: Iterable[Any]) -> set[Any]:
+    """Those of `user_ids` that are deactivated or deleted."""
+    user_ids = set(user_ids)
+    return user_ids - set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
 
 
 # --- provider callbacks (docs/api.md "Webhooks") ---------------------------------------------------------------

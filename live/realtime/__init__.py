@@ -11,10 +11,14 @@ Payloads cross the layer as msgpack: plain dicts, lists, strings, numbers, boole
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import os
+from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -36,19 +40,66 @@ async def abroadcast(session_id: Any, event: str, data: dict) -> None:
     await get_channel_layer().group_send(group_name(session_id), _message(event, data))
 
 
+# How long a thread waits for its event loop to publish. On a realtime process shutting down the loop
+# stops while threads still publish; waiting on it forever kept the process from ever exiting.
+PUBLISH_TIMEOUT = 5
+
+
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    """The event loop that handed this thread its work (database_sync_to_async), if any."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+def _publish(messages: list[tuple[str, dict]]) -> None:
+    loop = _loop_of_this_thread()
+    if loop is not None and loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(_publish_bounded(messages), loop)
+        try:
+            future.result(timeout=PUBLISH_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+        return
+    # No running loop of ours: a gunicorn worker, a command, or a realtime process whose loop has
+    # stopped (shutting down), where asgiref's async_to_sync would wait for it forever. A loop of its own.
+    async_to_sync(_publish_bounded, force_new_loop=True)(messages)
+
+
+async def _publish_bounded(messages: list[tuple[str, dict]]) -> None:
+    """Publish in order, all within PUBLISH_TIMEOUT (one hop to the loop for however many)."""
+
+    async def publish_all() -> None:
+        layer = get_channel_layer()
+        for group, message in messages:
+            await layer.group_send(group, message)
+
+    await asyncio.wait_for(publish_all(), timeout=PUBLISH_TIMEOUT)
+
+
 def broadcast(session_id: Any, event: str, data: dict) -> None:
     """Publish from sync code once the current transaction commits; a rolled-back change says nothing.
 
     Outside a transaction it publishes at once. A failure to publish is logged, never raised: the
-    change is already committed and the request must not fail for a lost notification.
+    change is already committed and the request must not fail for a lost notification. A thread of a
+    realtime process publishes on the process's loop while it runs, on a loop of its own once it has
+    stopped, and never waits longer than PUBLISH_TIMEOUT; what a dying process could not say, the
+    presence sweep of the survivors settles (live.realtime.process).
     """
-    message = _message(event, data)
-    group = group_name(session_id)
+    broadcast_many([(session_id, event, data)])
+
+
+def broadcast_many(events: Iterable[tuple[Any, str, dict]]) -> None:
+    """`broadcast` for many events at once, published in order in one go after commit."""
+    messages = [(group_name(session_id), _message(event, data)) for session_id, event, data in events]
+    if not messages:
+        return
 
     def send() -> None:
         try:
-            async_to_sync(get_channel_layer().group_send)(group, message)
+            _publish(messages)
         except Exception:
-            logger.exception("realtime: could not publish %s to %s", event, group)
+            logger.exception("realtime: could not publish %d event(s), first to %s", len(messages), messages[0][0])
 
     transaction.on_commit(send)

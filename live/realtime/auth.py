@@ -2,19 +2,19 @@
 
 Socket.IO sends it in the connect packet (`io('/live', {auth: {token}})`) or as `?token=` for clients
 that cannot set `auth`; the Channels WebSocket sends it as `?token=`. The same checks as the REST API
-apply (signature, expiry, token type, an active user), through simplejwt itself.
+apply (signature, expiry, token type, an active user), through the API's own authentication class; the
+connection is closed when the token expires (`live.realtime.events`).
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from tutoring.api.auth import JWTAuthentication
 from tutoring.errors import Unauthorized
 from tutoring.models import User
 
@@ -29,18 +29,14 @@ def token_from_query(query_string: bytes | str) -> str | None:
     return values[0] if values else None
 
 
-def user_for_token(raw: object) -> User:
-    """The active user an access token names; `Unauthorized` for anything else."""
+def token_user(raw: object) -> tuple[User, float]:
+    """The active user an access token names and when the token expires (epoch seconds);
+    `Unauthorized` for anything else. In a database thread."""
     if not isinstance(raw, str) or not raw.strip():
         raise Unauthorized(MISSING)
     auth = JWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(raw.strip()))
-    except (InvalidToken, TokenError, AuthenticationFailed):
+        token = auth.get_validated_token(raw.strip())
+        return auth.get_user(token), float(token["exp"])
+    except (InvalidToken, TokenError, AuthenticationFailed, KeyError, TypeError, ValueError):
         raise Unauthorized(INVALID) from None
-
-
-async def authenticate(raw: object) -> User:
-    if not isinstance(raw, str) or not raw.strip():
-        raise Unauthorized(MISSING)
-    return await database_sync_to_async(user_for_token)(raw)

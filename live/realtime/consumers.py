@@ -4,7 +4,9 @@ JSON text frames `{"event", "data", "ack"}` both ways, with the events, payloads
 socket.io transport (the same `events.dispatch`). A frame with an `ack` id is answered with
 `{"event": "ack", "ack": id, "data": ...}` or `{"event": "ack", "ack": id, "error": {statusCode, message}}`;
 an error for a frame without one comes as `{"event": "error", "data": {statusCode, message}}`.
-A missing, invalid or expired token closes the socket with code 4401 right after the handshake.
+A missing, invalid or expired token closes the socket with code 4401 right after the handshake; so
+does the token expiring or the user being deactivated later (after an `error` frame saying so). A
+user past the connections-per-user limit is closed with 4429.
 
 Events reach the consumer through the process's `SessionHub`, as they reach the socket.io rooms: one
 channel-layer subscription per session per process, whatever the number of sockets. The consumer has
@@ -20,11 +22,12 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from live.realtime import events
-from live.realtime.auth import authenticate, token_from_query
+from live.realtime.auth import token_from_query
 from live.realtime.hub import hub
 from tutoring import errors
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_MANY = 4429
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -35,14 +38,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         try:
-            user = await authenticate(token_from_query(self.scope.get("query_string", b"")))
-        except errors.Unauthorized:
+            self.client = await events.connect(
+                token=token_from_query(self.scope.get("query_string", b"")),
+                subscribe=self._subscribe,
+                unsubscribe=self._unsubscribe,
+                close=self._close_for,
+            )
+        except (errors.Unauthorized, errors.RateLimited) as exc:
             # Accept first: a close code only reaches the client over an open WebSocket.
             await self.accept()
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self.close(code=CLOSE_TOO_MANY if isinstance(exc, errors.RateLimited) else CLOSE_UNAUTHORIZED)
             return
-        self.client = events.connect(user=user, subscribe=self._subscribe, unsubscribe=self._unsubscribe)
         await self.accept()
+
+    async def _close_for(self, status: int, message: str) -> None:
+        """The server ends the connection (token expired, user deactivated): say why, then close."""
+        if not self.closed:
+            await self.send_json({"event": "error", "data": {"statusCode": status, "message": message}})
+            await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def _subscribe(self, session_id: str) -> None:
         await hub.add(session_id, self, self._deliver)
@@ -60,7 +73,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data if text_data is not None else (bytes_data or b"").decode())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply to decode
             frame = None
         if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
             await self.send_json({"event": "error", "data": _bad_frame()})

@@ -1,11 +1,15 @@
 """The realtime events (docs/realtime.md), once for both transports.
 
-A transport (the socket.io namespace, the Channels consumer) authenticates a connection, opens it here
-(`connect`, with how to subscribe that connection to a session's events), hands every client event to
-`dispatch`, which answers `{"data": ...}` or the error body `{statusCode, message}`, and closes it with
-`disconnect`. Rules live in `live.services` (the chat limit included); this module checks what only a
-connection knows (has it joined?). Each event costs one thread hop to the database (`join` two: see
-`join`; chat messages share theirs, see `live.realtime.writer`).
+A transport (the socket.io namespace, the Channels consumer) opens a connection here (`connect`, with
+the raw access token, how to subscribe that connection to a session's events and how to close it),
+hands every client event to `dispatch`, which answers `{"data": ...}` or the error body
+`{statusCode, message}`, and closes it with `disconnect`. Rules live in `live.services` (the limits
+included); this module checks what only a connection knows (has it joined?). Each event costs one
+thread hop to the database (`join` two: see `join`; chat messages share theirs, see
+`live.realtime.writer`).
+
+A connection ends on the server's side when its access token expires or its user is deactivated
+(`Client.revoke`, see `live.realtime.process`): clients reconnect with a fresh token.
 
 Events reach clients only through the bus (`live.realtime.broadcast` from the services after commit,
 or `abroadcast` from the chat writer once a batch is stored), so a message stored through one
@@ -14,51 +18,59 @@ transport or process reaches every other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.db import database_sync_to_async
-from django.core.cache import cache
-from django.db import connection
 from django.utils.translation import gettext, gettext_lazy
 
 from live import selectors, services
+from live.realtime.auth import token_user
+from live.realtime.process import PROCESS_ID, process, run_db
 from live.realtime.writer import writer_for_loop
 from live.serializers import MessageOut, ParticipantOut, SessionOut
 from tutoring.api.errors import REASONS
-from tutoring.errors import ApplicationError, Forbidden
+from tutoring.errors import ApplicationError, Forbidden, as_outage
 from tutoring.models import User
 
 logger = logging.getLogger(__name__)
 
 JOIN_HISTORY = 50
 NOT_JOINED = gettext_lazy("Join the session first.")
-# How long a presence count outlives its last change; a process that dies without saying goodbye
-# leaves its connections counted at most this long.
-PRESENCE_TTL = 12 * 3600
+TOKEN_EXPIRED = gettext_lazy("The access token expired; connect again with a new one.")
+
+_db = run_db
 
 
 @dataclass(eq=False)
 class Client:
-    """One realtime connection of either transport: its user and the sessions it has joined."""
+    """One realtime connection of either transport: its user and the sessions it has joined.
+
+    `close(status, message)` is the transport's way to end the connection with that reason.
+    """
 
     user: User
     subscribe: Callable[[str], Awaitable[None]]
     unsubscribe: Callable[[str], Awaitable[None]]
+    close: Callable[[int, str], Awaitable[None]]
+    connection_id: uuid.UUID = field(default_factory=uuid.uuid4)
     sessions: set[str] = field(default_factory=set)
+    expiry: asyncio.TimerHandle | None = None
+    revoked: str = ""  # why the server ended the connection, once it has
 
-
-def _db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Run `fn` in a worker thread with a usable database connection.
-
-    On PostgreSQL calls run in parallel threads (each keeps its own connection) so one slow write does
-    not queue every other socket behind it; SQLite has a single writer anyway, and its in-memory test
-    database must not be written from two threads at once, so there they share Django's one thread.
-    """
-    return database_sync_to_async(fn, thread_sensitive=connection.vendor == "sqlite")
+    async def revoke(self, status: int, message: str) -> None:
+        """The connection may not go on (token expired, user deactivated): the transport closes it."""
+        if self.revoked:
+            return
+        self.revoked = message = str(message)  # a lazy translation resolved now, in plain text
+        try:
+            await self.close(status, message)
+        except Exception:
+            logger.exception("realtime: could not close connection %s", self.connection_id)
 
 
 def is_error(result: dict[str, Any]) -> bool:
@@ -86,44 +98,15 @@ def _joined(client: Client, data: Any) -> str:
     return session_id
 
 
-# --- presence: is a party connected through any transport, on any process ---------------------------
-
-
-def _presence_key(session_id: str, user_id: Any) -> str:
-    return f"live:presence:{session_id}:{user_id}"
-
-
-def _presence_enter(session_id: str, user: User) -> None:
-    key = _presence_key(session_id, user.pk)
-    cache.add(key, 0, PRESENCE_TTL)
-    cache.incr(key)
-    cache.touch(key, PRESENCE_TTL)
-    services.participant_connection_set(session_id=session_id, user=user, connected=True)
-
-
-def _presence_exit(session_id: str, user: User) -> None:
-    """One connection of `user` left; the last one marks the participant disconnected."""
-    key = _presence_key(session_id, user.pk)
-    try:
-        remaining = cache.decr(key)
-    except ValueError:  # expired or never counted
-        remaining = 0
-    if remaining <= 0:
-        cache.delete(key)
-        services.participant_connection_set(session_id=session_id, user=user, connected=False)
-
-
 # --- the events -------------------------------------------------------------------------------------
 
 
-def _check_party(user: User, session_id: str) -> None:
-    selectors.session_get_for_party(session_id=session_id, user=user)
-
-
-def _join_snapshot(user: User, session_id: str, *, enter: bool) -> dict[str, Any]:
-    if enter:
-        _presence_enter(session_id, user)
-    session = selectors.session_get_for_party(session_id=session_id, user=user)
+def _join_snapshot(client: Client, session_id: str) -> dict[str, Any]:
+    # Every join records presence (idempotent): a join whose snapshot failed must not leave it unsaid.
+    services.presence_enter(
+        connection_id=client.connection_id, process_id=PROCESS_ID, session_id=session_id, user=client.user
+    )
+    session = selectors.session_get_for_party(session_id=session_id, user=client.user)
     participants = selectors.participant_list(session=session)
     recent = list(selectors.message_list(session=session).order_by("-created_at", "-id")[:JOIN_HISTORY])
     return {
@@ -139,15 +122,15 @@ async def join(client: Client, data: Any) -> dict[str, Any]:
 
     The connection subscribes after the party check and before the snapshot is read, so a message
     stored meanwhile is in the snapshot or arrives as an event (possibly both: ids tell them apart),
-    never in neither.
+    never in neither. The session counts as joined only once the subscription has succeeded: a join
+    that fails there (Redis away: 503) leaves nothing behind, and the next join subscribes afresh.
     """
     session_id = _session_id(data)
-    await _db(_check_party)(client.user, session_id)
-    first = session_id not in client.sessions
-    if first:
-        client.sessions.add(session_id)
+    await _db(services.realtime_join_check)(session_id=session_id, user=client.user)
+    if session_id not in client.sessions:
         await client.subscribe(session_id)
-    return await _db(_join_snapshot)(client.user, session_id, enter=first)
+        client.sessions.add(session_id)
+    return await _db(_join_snapshot)(client, session_id)
 
 
 async def leave(client: Client, data: Any) -> dict[str, Any]:
@@ -155,7 +138,7 @@ async def leave(client: Client, data: Any) -> dict[str, Any]:
     if session_id in client.sessions:
         client.sessions.discard(session_id)
         await client.unsubscribe(session_id)
-        await _db(_presence_exit)(session_id, client.user)
+        await _db(services.presence_exit)(connection_id=client.connection_id, session_id=session_id, user=client.user)
     return {"sessionId": session_id}
 
 
@@ -187,36 +170,55 @@ async def dispatch(client: Client, event: str, data: Any) -> dict[str, Any]:
     """Handle one client event: `{"data": ...}` or the error body."""
     handler = EVENTS.get(event)
     try:
+        if client.revoked:
+            raise ApplicationError(client.revoked, status_code=401)
         if handler is None:
             raise ApplicationError(gettext("Unknown event %(event)s.") % {"event": repr(event)})
         return {"data": await handler(client, data)}
     except ApplicationError as exc:
         return exc.body()
-    except Exception:
+    except Exception as exc:
+        if (outage := as_outage(exc)) is not None:
+            logger.warning("realtime: %s failed, a backing service is unavailable: %r", event, exc)
+            return outage.body()
         logger.exception("realtime: %s failed", event)
         return {"statusCode": 500, "message": str(REASONS[500])}
 
 
-def connect(
-    *, user: User, subscribe: Callable[[str], Awaitable[None]], unsubscribe: Callable[[str], Awaitable[None]]
+def _open(raw_token: object, connection_id: uuid.UUID) -> tuple[User, float]:
+    user, expires_at = token_user(raw_token)
+    services.connection_open(connection_id=connection_id, user=user, process_id=PROCESS_ID)
+    return user, expires_at
+
+
+async def connect(
+    *,
+    token: object,
+    subscribe: Callable[[str], Awaitable[None]],
+    unsubscribe: Callable[[str], Awaitable[None]],
+    close: Callable[[int, str], Awaitable[None]],
 ) -> Client:
-    """An authenticated connection of either transport opened; `disconnect` it when it closes."""
-    return Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
-
-
-def _disconnect(user: User, session_ids: list[str]) -> None:
-    for session_id in session_ids:
-        try:
-            _presence_exit(session_id, user)
-        except Exception:
-            logger.exception("realtime: could not mark %s disconnected from %s", user.pk, session_id)
+    """Open a connection for an access token: `Unauthorized` (401) for a bad token, `RateLimited`
+    (429) past the connections-per-user limit. `disconnect` it when it closes."""
+    connection_id = uuid.uuid4()
+    user, expires_at = await _db(_open)(token, connection_id)
+    client = Client(user=user, subscribe=subscribe, unsubscribe=unsubscribe, close=close, connection_id=connection_id)
+    loop = asyncio.get_running_loop()
+    client.expiry = loop.call_later(
+        max(0.0, expires_at - time.time()), lambda: loop.create_task(client.revoke(401, str(TOKEN_EXPIRED)))
+    )
+    process.add(client)
+    return client
 
 
 async def disconnect(client: Client) -> None:
-    """The connection is gone: leave every session it had joined."""
+    """The connection is gone: leave every session it had joined, and forget the connection."""
+    if client.expiry is not None:
+        client.expiry.cancel()
+    process.discard(client)
     session_ids = sorted(client.sessions)
     client.sessions.clear()
     for session_id in session_ids:
         await client.unsubscribe(session_id)
-    if session_ids:
-        await _db(_disconnect)(client.user, session_ids)
+    if not process.shutting_down:  # then `process.shutdown` drops every connection at once
+        await _db(services.connection_close)(connection_id=client.connection_id)

@@ -2,7 +2,9 @@
 
 The seed's client works unchanged: `io('/live', {auth: {token}})`, polling first, then websocket. The
 connect packet's `auth.token` (or `?token=`) is checked before the namespace accepts the socket; a bad
-one is refused with `err.data = {statusCode: 401, message}`. Every other event goes to
+one is refused with `err.data = {statusCode: 401, message}` (429 past the connections-per-user limit).
+When the token expires or the user is deactivated the server sends an `error` event saying so and
+disconnects the socket. Every other event goes to
 `live.realtime.events.dispatch`; its answer is the ack when the client asked for one, and an error
 without an ack comes back as an `error` event.
 
@@ -20,7 +22,7 @@ from typing import Any
 import socketio
 
 from live.realtime import events
-from live.realtime.auth import authenticate, token_from_query
+from live.realtime.auth import token_from_query
 from live.realtime.hub import hub
 from tutoring import errors
 
@@ -54,10 +56,6 @@ class LiveNamespace(socketio.AsyncNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         if not token:
             token = token_from_query(environ.get("QUERY_STRING", ""))
-        try:
-            user = await authenticate(token)
-        except errors.Unauthorized as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()) from None
 
         async def subscribe(session_id: str) -> None:
             # The whole room is one member of the hub: one emit per event reaches all its sockets.
@@ -68,7 +66,16 @@ class LiveNamespace(socketio.AsyncNamespace):
             await self.leave_room(sid, session_id)
             await hub.discard(session_id, self)
 
-        self.clients[sid] = events.connect(user=user, subscribe=subscribe, unsubscribe=unsubscribe)
+        async def close(status: int, message: str) -> None:
+            """The server ends the connection (token expired, user deactivated): say why, then close."""
+            await self.emit("error", {"statusCode": status, "message": message}, to=sid)
+            await self.disconnect(sid)
+
+        try:
+            client = await events.connect(token=token, subscribe=subscribe, unsubscribe=unsubscribe, close=close)
+        except (errors.Unauthorized, errors.RateLimited) as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()) from None
+        self.clients[sid] = client
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         client = self.clients.pop(sid, None)

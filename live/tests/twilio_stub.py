@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -32,6 +33,11 @@ class TwilioStub:
     requests: list[Recorded] = field(default_factory=list)
     rooms: dict[str, dict] = field(default_factory=dict)
     failures: list[tuple[int, str]] = field(default_factory=list)
+    hang_seconds: float = 0.0
+
+    def hang(self, seconds: float) -> None:
+        """Answer every request only after `seconds` (longer than the client's timeout: it gives up)."""
+        self.hang_seconds = seconds
 
     def fail_next(self, status: int = 500, body: str = '{"code": 20500, "message": "Internal Server Error"}') -> None:
         """Answer the next request with `status` and `body` (sent as it is), whatever it asks."""
@@ -129,6 +135,8 @@ def start(stub: TwilioStub) -> ThreadingHTTPServer:
                 user, _, password = base64.b64decode(header[6:]).decode().partition(":")
                 auth = (user, password)
             path = urlparse(self.path).path
+            if stub.hang_seconds:
+                time.sleep(stub.hang_seconds)
             with lock:
                 stub.requests.append(Recorded(self.command, path, form, auth, dict(self.headers)))
                 status, body = stub.handle(self.command, path, form)

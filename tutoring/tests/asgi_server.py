@@ -11,6 +11,7 @@ import threading
 import time
 
 import uvicorn
+from django.conf import settings
 from django.db import connection
 
 from live.realtime import events
@@ -67,8 +68,8 @@ open_clients: set[events.Client] = set()
 def _track_connections() -> None:
     connect, disconnect = events.connect, events.disconnect
 
-    def tracked_connect(**kwargs):
-        client = connect(**kwargs)
+    async def tracked_connect(**kwargs):
+        client = await connect(**kwargs)
         open_clients.add(client)
         return client
 
@@ -83,6 +84,9 @@ def _track_connections() -> None:
 
 def start_threaded_server() -> ThreadedServer:
     _track_connections()
+    # Tests drive the realtime heartbeat themselves (`process.beat()`): a timer firing mid-test would
+    # write to SQLite's shared in-memory database while the test reads it.
+    settings.REALTIME_HEARTBEAT_SECONDS = 24 * 3600
     server = ThreadedServer()
     server.start()
     return server

@@ -17,7 +17,6 @@ from live.tests.factories import SessionFactory
 from live.tests.realtime.conftest import WAIT, settle
 from tutoring.asgi import application
 from tutoring.tests.factories import StudentFactory
-from tutoring.tests.utils import fresh_window_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,7 +199,7 @@ def test_session_updated_and_disconnect_reach_the_other_socket(run):
 
 
 def test_the_61st_message_in_a_minute_is_refused_over_the_websocket_too(run):
-    student = fresh_window_user(StudentFactory)
+    student = StudentFactory()
     live_session = SessionFactory(booking__student=student)
     session_id = str(live_session.pk)
 

@@ -19,7 +19,7 @@ from live.tests.factories import SessionFactory
 from live.tests.realtime.conftest import SioClient, WsClient
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.servers import server
-from tutoring.tests.utils import bearer, fresh_window_user
+from tutoring.tests.utils import bearer
 
 IDLE_SECONDS = 6
 
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(tra
 
 
 def test_two_daphne_processes_share_rooms_presence_and_the_chat_limit(database_url, settings):
-    student = fresh_window_user(StudentFactory)
+    student = StudentFactory()
     live_session = SessionFactory(booking__student=student)
     tutor = live_session.booking.tutor
     session_id = str(live_session.pk)

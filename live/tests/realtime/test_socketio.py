@@ -16,8 +16,9 @@ from live.models import Message, Participant
 from live.tests.factories import SessionFactory
 from live.tests.realtime.conftest import SioClient, eventually, settle
 from live.tests.shapes import PARTICIPANT_KEYS, SESSION_KEYS
+from tutoring.tests.asgi_server import open_clients
 from tutoring.tests.factories import StudentFactory
-from tutoring.tests.utils import bearer, fresh_window_user
+from tutoring.tests.utils import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -289,12 +290,8 @@ def test_joining_and_disconnecting_tell_the_room(realtime_server, live_session):
     assert Participant.objects.get(session=live_session, user=student).is_connected is False
 
 
-def presence_count(session_id, user):
-    from django.core.cache import cache
-
-    from live.realtime.events import _presence_key
-
-    return cache.get(_presence_key(session_id, user.pk))
+def open_connections_of(user) -> int:
+    return sum(client.user.pk == user.pk for client in list(open_clients))
 
 
 def test_a_second_connection_keeps_the_party_connected(realtime_server, live_session):
@@ -314,8 +311,8 @@ def test_a_second_connection_keeps_the_party_connected(realtime_server, live_ses
             "updates": {"isConnected": True},
         }
         await tab1.close()
-        # tab1's disconnect has been handled once the server has seen it go (its presence count drops).
-        await eventually(lambda: presence_count(session_id, student) == 1)
+        # tab1's disconnect has been handled once the server has seen it go (its connection is closed).
+        await eventually(lambda: open_connections_of(student) == 1)
         sent = await tab2.call("message", {"sessionId": session_id, "content": "still here"})
         await watcher.inbox.next("message")
         still = await sync_to_async(lambda: Participant.objects.get(session_id=session_id, user=student).is_connected)()
@@ -383,7 +380,7 @@ def test_session_updated_reaches_the_room_when_the_tutor_starts_the_class(realti
 
 
 def test_the_61st_message_in_a_minute_is_refused_and_not_stored(realtime_server, settings):
-    student = fresh_window_user(StudentFactory)
+    student = StudentFactory()
     live_session = SessionFactory(booking__student=student)
     session_id = str(live_session.pk)
 

@@ -13,7 +13,6 @@ from live.realtime.hub import hub
 from live.tests.factories import ActiveSessionFactory
 from tutoring.errors import ApplicationError
 from tutoring.tests.factories import StudentFactory
-from tutoring.tests.utils import fresh_window_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +58,7 @@ def test_a_burst_is_one_batch_with_one_answer_each(in_server_loop, batches):
 
 def test_over_the_chat_limit_in_one_batch_is_refused_and_not_stored(in_server_loop, batches, settings):
     settings.RATE_LIMIT_CHAT = "3/m"
-    session = ActiveSessionFactory(booking__student=fresh_window_user(StudentFactory))
+    session = ActiveSessionFactory(booking__student=StudentFactory())
     student, sid = session.booking.student, str(session.pk)
     results = burst(in_server_loop, [(student, sid, f"m{i}") for i in range(5)])
     assert [r["content"] for r in results[:3]] == ["m0", "m1", "m2"]
