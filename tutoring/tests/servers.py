@@ -11,7 +11,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -44,11 +46,27 @@ def command(kind: str, port: int, *, workers: int = 1) -> list[str]:
     raise ValueError(kind)
 
 
-@contextlib.contextmanager
-def process(cmd: list[str], *, base: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 30) -> Iterator[str]:
-    """Run `cmd` until the block ends, once `base`/healthz answers 200; yields `base`.
+@dataclass
+class Running:
+    """A server process started by `running`: its base URL, the process itself and its output."""
 
-    Output goes to a file, not a pipe: a busy server would block on a pipe nobody reads.
+    base: str
+    proc: subprocess.Popen
+    output: IO[str]
+
+    def log(self) -> str:
+        self.output.seek(0)
+        return self.output.read()
+
+
+@contextlib.contextmanager
+def running(
+    cmd: list[str], *, base: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 30
+) -> Iterator[Running]:
+    """Run `cmd` until the block ends, once `base`/healthz answers 200; yields the running server.
+
+    Output goes to a file, not a pipe: a busy server would block on a pipe nobody reads. A test may
+    stop or kill the process itself (fault tests); otherwise it is terminated at the end.
     """
     with tempfile.TemporaryFile(mode="w+") as output:
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
@@ -66,14 +84,34 @@ def process(cmd: list[str], *, base: str, env: dict[str, str], cwd: Path = ROOT,
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{' '.join(cmd)} did not become healthy on {base}")
                 time.sleep(0.2)
-            yield base
+            yield Running(base=base, proc=proc, output=output)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], *, base: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 30) -> Iterator[str]:
+    """Run `cmd` until the block ends, once `base`/healthz answers 200; yields `base`."""
+    with running(cmd, base=base, env=env, cwd=cwd, timeout=timeout) as server_process:
+        yield server_process.base
+
+
+@contextlib.contextmanager
+def server_process(
+    kind: str, *, env: dict[str, str], port: int | None = None, timeout: float = 30, workers: int = 1
+) -> Iterator[Running]:
+    """Run our `kind` ("gunicorn" for WSGI, "daphne" for ASGI) until the block ends; yields it running."""
+    port = port or free_port()
+    with running(
+        command(kind, port, workers=workers), base=f"http://127.0.0.1:{port}", env=env, timeout=timeout
+    ) as started:
+        yield started
 
 
 @contextlib.contextmanager
@@ -81,8 +119,5 @@ def server(
     kind: str, *, env: dict[str, str], port: int | None = None, timeout: float = 30, workers: int = 1
 ) -> Iterator[str]:
     """Run our `kind` ("gunicorn" for WSGI, "daphne" for ASGI) until the block ends; yields its base URL."""
-    port = port or free_port()
-    with process(
-        command(kind, port, workers=workers), base=f"http://127.0.0.1:{port}", env=env, timeout=timeout
-    ) as base:
-        yield base
+    with server_process(kind, env=env, port=port, timeout=timeout, workers=workers) as started:
+        yield started.base
