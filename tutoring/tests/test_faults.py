@@ -109,14 +109,18 @@ def eventually_status(url: str, status: int, timeout: float = 15, **kwargs) -> r
         time.sleep(0.2)
 
 
-def test_redis_stopped_then_started_503_meanwhile_and_recovery_without_a_restart(database_url, own_redis):
-    headers = {"Authorization": bearer(StudentFactory())}
-    env = {
+def outage_env(database_url: str, own_redis: OwnRedis) -> dict[str, str]:
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": own_redis.url,
-        "CACHE_KEY_PREFIX": f"fault-{uuid.uuid4().hex[:8]}",
+        "CACHE_KEY_PREFIX": f"f-{uuid.uuid4().hex[:8]}",
+        "CACHE_SOCKET_TIMEOUT": "0.5",  # the production default, which the test servers otherwise relax
     }
-    with server("gunicorn", env=env) as base:
+
+
+def test_redis_stopped_then_started_503_meanwhile_and_recovery_without_a_restart(database_url, own_redis):
+    headers = {"Authorization": bearer(StudentFactory())}
+    with server("gunicorn", env=outage_env(database_url, own_redis)) as base:
         assert requests.get(base + ME, headers=headers, timeout=10).status_code == 200
 
         own_redis.stop()
@@ -133,12 +137,7 @@ def test_redis_stopped_then_started_503_meanwhile_and_recovery_without_a_restart
 
 def test_redis_frozen_is_503_within_a_second_and_healthz_says_so(database_url, own_redis):
     headers = {"Authorization": bearer(StudentFactory())}
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": own_redis.url,
-        "CACHE_KEY_PREFIX": f"fault-{uuid.uuid4().hex[:8]}",
-    }
-    with server("gunicorn", env=env) as base:
+    with server("gunicorn", env=outage_env(database_url, own_redis)) as base:
         assert requests.get(base + ME, headers=headers, timeout=10).status_code == 200
         own_redis.freeze()  # accepts connections, answers nothing: the worst kind of down
         try:
