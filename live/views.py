@@ -81,7 +81,5 @@ class SessionViewSet(ApiViewSet):
     @action(detail=True, methods=["get"])
     def messages(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user)
-        rows, next_cursor = paginate(
-            selectors.message_list(session=session), request.query_params, time_field="created_at"
-        )
+        rows, next_cursor = paginate(selectors.message_list(session=session), request.query_params)
         return Response(page_response("messages", rows, next_cursor, MessageOut))

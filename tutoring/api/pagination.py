@@ -1,7 +1,10 @@
-"""Keyset (cursor) pagination, newest first: `?limit=` (default 20, max 100) and `?cursor=`.
+"""Keyset (cursor) pagination: `?limit=` (default 20, max 100) and `?cursor=`.
 
-The cursor is an opaque token of the last row's (created_at, id); the next page is every row strictly
-older than it, so pages stay correct while new rows arrive and cost one indexed query each.
+A list is ordered by a sequence of keys ending in the primary key, so the order is total (newest first,
+(created_at, id), unless the list says otherwise: a price, a rating, a search rank). The cursor is an
+opaque token of the last row's values of those keys; the next page is every row strictly after it in
+that order, so pages stay correct while rows arrive and cost one indexed query each. A cursor names the
+order it was made for: handing it to another order is a 400, not a wrong page.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -31,54 +37,117 @@ PAGE_PARAMS = [
 ]
 
 
+@dataclass(frozen=True)
+class Key:
+    """One key of a list's order: a field (or annotation) of the rows, descending unless `ascending`.
+    `nulls_last` for a nullable key: rows without a value come after every row with one."""
+
+    field: str
+    ascending: bool = False
+    nulls_last: bool = False
+
+    def order_by(self):
+        expression = F(self.field)
+        if self.ascending:
+            return expression.asc(nulls_last=True) if self.nulls_last else expression.asc()
+        return expression.desc(nulls_last=True) if self.nulls_last else expression.desc()
+
+    def after(self, value: Any) -> Q | None:
+        """Rows strictly after `value` on this key alone (None: no row can be)."""
+        if value is None:
+            return None  # nulls come last: nothing is after a null but more nulls, which are equal
+        beyond = Q(**{f"{self.field}__{'gt' if self.ascending else 'lt'}": value})
+        return beyond | Q(**{f"{self.field}__isnull": True}) if self.nulls_last else beyond
+
+    def equal(self, value: Any) -> Q:
+        return Q(**{f"{self.field}__isnull": True}) if value is None else Q(**{self.field: value})
+
+    @property
+    def name(self) -> str:
+        return ("+" if self.ascending else "-") + self.field + ("~" if self.nulls_last else "")
+
+
+NEWEST_FIRST = (Key("created_at"), Key("pk"))
+
+
 class PageParams(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, default=DEFAULT_LIMIT)
     cursor = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def encode_cursor(created_at: datetime, pk: Any) -> str:
-    raw = json.dumps([created_at.isoformat(), str(pk)]).encode()
+def _order_name(order: Sequence[Key]) -> str:
+    return ",".join(key.name for key in order)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    return value
+
+
+def encode_cursor(order: Sequence[Key], values: Sequence[Any]) -> str:
+    raw = json.dumps([_order_name(order), *map(_jsonable, values)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _invalid_cursor() -> ApplicationError:
+def decode_cursor(cursor: str, order: Sequence[Key], queryset: QuerySet) -> list[Any]:
+    """The cursor's values, each converted back by its model field (annotations stay as JSON gave them)."""
     message = gettext("Invalid cursor.")
-    return ApplicationError(message, errors={"cursor": [message]})
-
-
-def decode_cursor(cursor: str, *, queryset: QuerySet, time_field: str) -> tuple[datetime, Any]:
-    """The (time, pk) a cursor stands for, each checked against its column: a 400 for anything else."""
-    model = queryset.model
+    invalid = ApplicationError(message, errors={"cursor": [message]})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, pk = json.loads(raw)
-        created_at = datetime.fromisoformat(created_at)
-        return model._meta.get_field(time_field).to_python(created_at), model._meta.pk.to_python(pk)
-    except (ValueError, TypeError, json.JSONDecodeError, DjangoValidationError) as exc:
-        raise _invalid_cursor() from exc
+        name, *values = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise invalid from exc
+    if name != _order_name(order) or len(values) != len(order):
+        raise invalid
+    converted = []
+    for key, value in zip(order, values, strict=True):
+        try:
+            field = queryset.model._meta.pk if key.field == "pk" else queryset.model._meta.get_field(key.field)
+        except FieldDoesNotExist:
+            if value is not None and not isinstance(value, int | float):
+                raise invalid from None
+            converted.append(value)
+            continue
+        try:
+            converted.append(None if value is None else field.to_python(value))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise invalid from exc
+        if isinstance(converted[-1], datetime) and converted[-1].tzinfo is None:
+            raise invalid
+    return converted
 
 
 def paginate(
     queryset: QuerySet,
     query_params: Any,
     *,
-    time_field: str = "created_at",
+    order: Sequence[Key] = NEWEST_FIRST,
 ) -> tuple[Sequence[Any], str | None]:
-    """One page of `queryset`, ordered newest first by (time_field, pk), and the next cursor or None."""
+    """One page of `queryset` in `order` (newest first by default), and the next cursor or None."""
     params = PageParams(data={k: query_params.get(k) for k in ("limit", "cursor") if query_params.get(k) is not None})
     params.is_valid(raise_exception=True)
     limit = min(params.validated_data["limit"], MAX_LIMIT)
     cursor = params.validated_data["cursor"]
-    qs = queryset.order_by(f"-{time_field}", "-pk")
+    qs = queryset.order_by(*(key.order_by() for key in order))
     if cursor:
-        created_at, pk = decode_cursor(cursor, queryset=queryset, time_field=time_field)
-        qs = qs.filter(Q(**{f"{time_field}__lt": created_at}) | Q(**{time_field: created_at, "pk__lt": pk}))
+        values = decode_cursor(cursor, order, queryset)
+        # (k1 after v1) or (k1 = v1 and k2 after v2) or ...: every row past the last one, in order.
+        past, equal = Q(pk__in=[]), Q()
+        for key, value in zip(order, values, strict=True):
+            if (after := key.after(value)) is not None:
+                past |= equal & after
+            equal &= key.equal(value)
+        qs = qs.filter(past)
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(getattr(last, time_field), last.pk)
+        next_cursor = encode_cursor(order, [getattr(last, key.field) for key in order])
     return rows, next_cursor
 
 
