@@ -4,6 +4,7 @@ import os
 import uuid
 from pathlib import Path
 
+import environ
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -22,6 +23,11 @@ def pytest_configure(config):
     # The pages' bundles are built by `make`; an empty folder keeps the static finders quiet without them.
     for folder in django_settings.STATICFILES_DIRS:
         Path(folder).mkdir(parents=True, exist_ok=True)
+    # Tasks sent from the test process (the outbox's kick after a commit) run in it, at once, instead of
+    # waiting in the project's broker folder for a worker; tests of a real worker start one themselves.
+    from tutoring.celery import app
+
+    app.conf.task_always_eager = True
 
 
 def pytest_collection_modifyitems(config, items):
@@ -120,3 +126,22 @@ def threaded_server(django_db_setup, django_db_blocker):
     yield server
     with django_db_blocker.unblock():
         stop_threaded_server(server)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
+    from notifications.tests.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(settings, smtp_server):
+    """Outgoing mail through the real SMTP backend to `smtp_server` (EMAIL_URL parsed as the settings
+    parse it); yields the server's inbox."""
+    for name, value in environ.Env.email_url_config(smtp_server.url).items():
+        if value is not None:
+            setattr(settings, name, value)
+    return smtp_server.inbox

@@ -19,6 +19,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from notifications import services as notifications
+from notifications.models import NotificationKind
 from payments import ledger
 from payments.models import (
     CANCELLABLE_INTENT_STATUSES,
@@ -161,10 +163,12 @@ def payment_apply_snapshot(*, intent: dict, event_created: int, succeeded: bool)
             booking.status = BookingStatus.PAID
             booking.save(update_fields=["status", "updated_at"])
             ledger.record_payment(booking=booking, amount=payment.amount)
+            notifications.notify_booking(kind=NotificationKind.BOOKING_PAID, booking=booking, tutor=True)
             return "booking paid"
         if booking.status == BookingStatus.PENDING_PAYMENT:
             booking.status = BookingStatus.EXPIRED
             booking.save(update_fields=["status", "updated_at"])
+            notifications.notify_booking(kind=NotificationKind.BOOKING_EXPIRED, booking=booking)
         logger.warning("payment %s came for %s booking %s: refunding", payment.provider_id, booking.status, booking.pk)
         refund = refund_automatic(
             booking=booking, origin=RefundOrigin.LATE_PAYMENT, reason=f"paid after the booking was {booking.status}"
@@ -264,7 +268,19 @@ def refund_automatic(*, booking: Booking, origin: str, reason: str) -> Refund:
     refund.decision_note = f"automatic: {reason}"
     refund.save()
     _refund_at_stripe(refund, payment=payment, booking=booking, idempotency_key=key)
+    _notify_decided(refund, booking, note="")
     return refund
+
+
+def _notify_decided(refund: Refund, booking: Booking, *, note: str) -> None:
+    """The student hears of the decision on their refund (staff's or the rules'), once per refund."""
+    notifications.notify(
+        kind=NotificationKind.REFUND_DECIDED,
+        recipients=[booking.student],
+        subject_id=refund.pk,
+        booking=booking,
+        data={"status": refund.status, "amount": refund.amount, "currency": refund.currency, "note": note},
+    )
 
 
 def _refund_at_stripe(refund: Refund, *, payment: Payment, booking: Booking, idempotency_key: str) -> None:
@@ -311,16 +327,18 @@ def refund_approve(*, refund_id, staff: User, amount: int | None = None, note: s
         decide(refund, staff=staff, status=RefundStatus.APPROVED, note=note)
         refund.save()
         _refund_at_stripe(refund, payment=refund.payment, booking=booking, idempotency_key=f"refund-{refund.pk}")
+        _notify_decided(refund, booking, note=note)
     return refund
 
 
 def refund_reject(*, refund_id, staff: User, note: str) -> Refund:
     note = rejection_note(note, what="refund")
     with transaction.atomic():
-        _lock_booking_of(refund_id)
+        booking = _lock_booking_of(refund_id)
         refund = lock_pending(Refund.objects, refund_id, staff=staff, what="refund")
         decide(refund, staff=staff, status=RefundStatus.REJECTED, note=note)
         refund.save()
+        _notify_decided(refund, booking, note=note)
     return refund
 
 

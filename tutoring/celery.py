@@ -24,6 +24,10 @@ app.conf.beat_schedule = {
     "expire-unpaid-bookings": {"task": "tutoring.tasks.expire_unpaid_bookings", "schedule": MINUTE},
     "release-due-earnings": {"task": "payments.tasks.release_due_earnings", "schedule": 5 * MINUTE},
     "mark-missed-classes": {"task": "tutoring.tasks.mark_missed_classes", "schedule": 15 * MINUTE},
+    # The outbox: reminders are queued as their moment comes; the sweep sends whatever a kick after
+    # commit did not (the broker was down, a send failed and is due again).
+    "queue-reminders": {"task": "notifications.tasks.queue_reminders", "schedule": MINUTE},
+    "send-notifications": {"task": "notifications.tasks.send_notifications", "schedule": MINUTE},
 }
 
 

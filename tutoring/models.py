@@ -12,6 +12,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -55,6 +56,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # The language emails are written in (one of LANGUAGES): set at registration from the request and
+    # by the pages' language switcher; empty means the site's default.
+    language = models.CharField(max_length=16, blank=True, default="")
 
     objects = UserManager()
 
@@ -83,6 +87,14 @@ class TutorProfile(models.Model):
     currency = models.CharField(max_length=3, default="usd")
     bio = models.TextField(blank=True, max_length=5000)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Reviews, kept in the review's transaction so lists and sorting read them without a join:
+    # rating = round_half_up(rating_total / reviews_count, 1 decimal), null without reviews.
+    rating = models.DecimalField(max_digits=2, decimal_places=1, null=True, blank=True, editable=False)
+    reviews_count = models.PositiveIntegerField(default=0, editable=False)
+    rating_total = models.PositiveIntegerField(default=0, editable=False)
+    # Full-text search over name, subjects and bio (PostgreSQL): written by database triggers on
+    # every change of any of the three, whatever writes it (migration 0004); unused on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     def __str__(self) -> str:
         return f"Tutor {self.user.name}"

@@ -28,6 +28,30 @@ class RegisterOut(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+class PasswordResetIn(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmIn(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TutorSearchIn(serializers.Serializer):
+    q = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    subject = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    minRate = serializers.IntegerField(min_value=0, required=False)
+    maxRate = serializers.IntegerField(min_value=0, required=False)
+    sort = serializers.ChoiceField(choices=["rating", "price", "-price", "newest"], required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        low, high = attrs.get("minRate"), attrs.get("maxRate")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"maxRate": ["Must be at least minRate."]})
+        return attrs
+
+
 class TokenPairOut(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
@@ -40,6 +64,10 @@ class TutorOut(serializers.Serializer):
     currency = serializers.CharField()
     subjects = serializers.SerializerMethodField()
     bio = serializers.CharField()
+    rating = serializers.DecimalField(
+        max_digits=2, decimal_places=1, coerce_to_string=False, allow_null=True, help_text="Average of reviews."
+    )
+    reviewsCount = serializers.IntegerField(source="reviews_count")
 
     def get_subjects(self, profile: TutorProfile) -> list[str]:
         return [row.name for row in profile.subjects.all()]
@@ -69,16 +97,17 @@ class TutorPatchIn(serializers.Serializer):
         return unique
 
 
+def validate_duration(value: int) -> int:
+    if value % 15:
+        raise serializers.ValidationError(gettext("Must be a multiple of 15 minutes."))
+    return value
+
+
 class BookingCreateIn(serializers.Serializer):
     tutorId = serializers.UUIDField()
     startTime = DateTimeField()
-    durationMinutes = serializers.IntegerField(min_value=15, max_value=240)
+    durationMinutes = serializers.IntegerField(min_value=15, max_value=240, validators=[validate_duration])
     subject = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-
-    def validate_durationMinutes(self, value: int) -> int:
-        if value % 15:
-            raise serializers.ValidationError(gettext("Must be a multiple of 15 minutes."))
-        return value
 
 
 class BookingOut(serializers.ModelSerializer):

@@ -9,16 +9,23 @@ each booking once.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.http import urlsafe_base64_decode
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from marketplace.selectors import booking_fits_availability
+from notifications import services as notifications
+from notifications.models import NotificationKind
 from payments import services as payments
 from payments.models import CANCELLABLE_INTENT_STATUSES, RefundOrigin
 from tutoring.access import check_booking_access, require_role
@@ -48,28 +55,77 @@ def booking_price(*, hourly_rate: int, duration_minutes: int, currency: str = "u
     return to_step(round_half_up_div(hourly_rate * duration_minutes, 60), currency)
 
 
-def user_register(*, email: str, password: str, name: str, role: str) -> User:
-    """Create a tutor or student account. Staff accounts are never made here (createsuperuser only)."""
-    if role not in (Role.TUTOR, Role.STUDENT):
-        raise ApplicationError(
-            gettext("role must be tutor or student."), errors={"role": [gettext("Must be tutor or student.")]}
-        )
-    email = User.objects.normalize_email(email).lower()
-    candidate = User(email=email, name=name, role=role)
+def _check_password(password: str, user: User) -> None:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS), as a 400 with every reason."""
     try:
-        validate_password(password, user=candidate)
+        validate_password(password, user=user)
     except DjangoValidationError as exc:
         raise ApplicationError(
             gettext("Invalid input. %(problem)s") % {"problem": f"password: {exc.messages[0]}"},
             errors={"password": list(exc.messages)},
         ) from exc
+
+
+def user_register(*, email: str, password: str, name: str, role: str, language: str = "") -> User:
+    """Create a tutor or student account. Staff accounts are never made here (createsuperuser only).
+
+    `language` (the request's) is the account's language for emails until the user picks another.
+    """
+    if role not in (Role.TUTOR, Role.STUDENT):
+        raise ApplicationError(
+            gettext("role must be tutor or student."), errors={"role": [gettext("Must be tutor or student.")]}
+        )
+    email = User.objects.normalize_email(email).lower()
+    _check_password(password, User(email=email, name=name, role=role))
+    language = language if language in {code for code, _name in settings.LANGUAGES} else ""
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, name=name, role=role)
+            user = User.objects.create_user(email=email, password=password, name=name, role=role, language=language)
             if role == Role.TUTOR:
                 TutorProfile.objects.create(user=user)
     except IntegrityError as exc:
         raise Conflict(gettext("An account with this email already exists.")) from exc
+    return user
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """The language the user's emails are written in (the pages' language switcher sets it)."""
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise ApplicationError("Unknown language.", errors={"language": ["Not a language of this site."]})
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link to the account with this address, if there is one. The same work is done either
+    way (the outbox finds the account when it sends), so neither the answer nor its timing tells."""
+    notifications.password_reset_queue(email=User.objects.normalize_email(email).lower())
+
+
+INVALID_RESET_LINK = "This password reset link is invalid or has expired."
+
+
+def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
+    """Set a new password from a reset link; the link then stops working (its token signs the old
+    password hash). Every refresh token of the user is blacklisted, and every session ends: a Django
+    session keeps a hash of the password it was opened with and is dropped once that no longer matches.
+
+    The user's row is locked, so two uses of one link at once cannot both succeed.
+    """
+    invalid = ApplicationError(INVALID_RESET_LINK, errors={"token": [INVALID_RESET_LINK]})
+    try:
+        user_id = uuid.UUID(urlsafe_base64_decode(uid).decode())
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise invalid from exc
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None or not default_token_generator.check_token(user, token):
+            raise invalid
+        _check_password(password, user)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+        BlacklistedToken.objects.bulk_create((BlacklistedToken(token=t) for t in outstanding), ignore_conflicts=True)
     return user
 
 
@@ -155,10 +211,16 @@ def booking_create(
                     gettext("This tutor has no hourly rate yet and cannot be booked."),
                     errors={"tutorId": [gettext("Tutor has no hourly rate.")]},
                 )
+            if not booking_fits_availability(tutor_id=tutor_id, start=start_time, end=end_time):
+                raise Conflict("That time is outside the tutor's availability.")
             in_the_way = Booking.objects.overlapping(tutor_id=tutor_id, start=start_time, end=end_time)
-            in_the_way.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window()).update(
-                status=BookingStatus.EXPIRED, updated_at=now
-            )
+            stale = in_the_way.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window())
+            # Locked and checked again (a payment may have just arrived), then written down one by one so
+            # the student hears of it.
+            for expired in stale.select_for_update(of=("self",)).select_related("student", "tutor"):
+                expired.status = BookingStatus.EXPIRED
+                expired.save(update_fields=["status", "updated_at"])
+                notifications.notify_booking(kind=NotificationKind.BOOKING_EXPIRED, booking=expired)
             if in_the_way.blocking(now=now).exists():
                 raise Conflict(gettext("The tutor already has a booking at that time."))
             return Booking.objects.create(
@@ -234,6 +296,7 @@ def booking_complete(*, booking_id, at: datetime | None = None) -> Booking:
         booking.status = BookingStatus.COMPLETED
         booking.completed_at = at or timezone.now()
         booking.save(update_fields=["status", "completed_at", "updated_at"])
+        notifications.notify_booking(kind=NotificationKind.CLASS_ENDED, booking=booking)
     return booking
 
 
@@ -257,6 +320,7 @@ def booking_expire(*, booking_id, now: datetime) -> bool:
         if newly:
             booking.status = BookingStatus.EXPIRED
             booking.save(update_fields=["status", "updated_at"])
+            notifications.notify_booking(kind=NotificationKind.BOOKING_EXPIRED, booking=booking)
         if booking.status == BookingStatus.EXPIRED:
             try:
                 with transaction.atomic():
@@ -286,6 +350,7 @@ def booking_mark_missed(*, booking_id, now: datetime) -> bool:
         booking.status = BookingStatus.MISSED
         booking.save(update_fields=["status", "updated_at"])
         payments.refund_open_for_review(booking=booking, reason=CLASS_NOT_HELD)
+        notifications.notify_booking(kind=NotificationKind.BOOKING_MISSED, booking=booking)
     return True
 
 

@@ -8,6 +8,7 @@ enforced (redirect, secure cookies, HSTS).
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
     "payments",
     "live",
     "withdrawals",
+    "marketplace",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +265,8 @@ RATE_LIMIT_CHAT = env.str("RATE_LIMIT_CHAT", default="60/m")
 RATE_LIMIT_REALTIME_JOIN = env.str("RATE_LIMIT_REALTIME_JOIN", default="30/m")
 RATE_LIMIT_REALTIME_UPDATE = env.str("RATE_LIMIT_REALTIME_UPDATE", default="120/m")
 REALTIME_MAX_CONNECTIONS_PER_USER = env.int("REALTIME_MAX_CONNECTIONS_PER_USER", default=10)
+# Password reset requests, counted per client IP and per email address.
+RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/h")
 # Behind a proxy set this to the header it writes (e.g. HTTP_X_REAL_IP, see deploy/).
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 
@@ -316,8 +321,18 @@ EARNINGS_HOLD_HOURS = env.int("EARNINGS_HOLD_HOURS", default=24)
 FREE_CANCELLATION_HOURS = env.int("FREE_CANCELLATION_HOURS", default=24)
 MIN_WITHDRAWAL_AMOUNT = env.int("MIN_WITHDRAWAL_AMOUNT", default=1000)
 RETURN_URL_HOSTS = env.list("RETURN_URL_HOSTS", default=[])
-# The public origin of this site, used for absolute links handed to providers (callbacks, refresh URLs).
+# The public origin of this site, used for absolute links handed to providers (callbacks, refresh URLs)
+# and in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Email (docs/notifications.md) ------------------------------------------------------------------
+# EMAIL_URL as django-environ reads it: smtp://user:password@host:587 (smtp+tls:// for STARTTLS,
+# smtps:// for TLS), consolemail:// (the embedded default: emails are printed by the worker).
+vars().update({k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v is not None})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+_SITE_HOST = urlsplit(SITE_URL).hostname or "localhost"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"no-reply@{_SITE_HOST}")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Background jobs (Celery) -----------------------------------------------------------------------
 # Redis is the broker in production. Without REDIS_URL (the embedded default) the broker is Celery's

@@ -1,5 +1,6 @@
 """The API's resources of accounts, tutors and bookings (docs/api.md): one viewset each."""
 
+from django.utils import timezone, translation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -8,22 +9,38 @@ from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from marketplace import selectors as market_selectors
+from marketplace import services as market_services
+from marketplace.serializers import (
+    AvailabilityIn,
+    AvailabilityOut,
+    ReviewIn,
+    ReviewListOut,
+    ReviewOut,
+    SlotListOut,
+    SlotOut,
+    SlotsIn,
+)
 from tutoring import selectors, services
 from tutoring.api.auth import TokenObtainPairSerializer, TokenRefreshSerializer
 from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.permissions import IsStudent, IsTutor
-from tutoring.api.validation import validated
+from tutoring.api.ratelimit import ApiRateLimit, PasswordResetRateLimit, reset_address_rate_check
+from tutoring.api.validation import validated, validated_query
 from tutoring.api.viewsets import ApiViewSet
 from tutoring.serializers import (
     BookingCreateIn,
     BookingListOut,
     BookingOut,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     RegisterIn,
     RegisterOut,
     TokenPairOut,
     TutorListOut,
     TutorOut,
     TutorPatchIn,
+    TutorSearchIn,
     UserOut,
     user_data,
 )
@@ -44,11 +61,13 @@ def _token_pair(serializer_class, request) -> dict:
 # Accounts and JWTs: register, obtain and refresh a token pair, the signed-in user.
 class AuthViewSet(ApiViewSet):
     permissions = {"me": (IsAuthenticated,)}
+    throttles = {"password_reset": (ApiRateLimit, PasswordResetRateLimit)}
 
     @extend_schema(request=RegisterIn, responses={201: RegisterOut}, tags=["auth"])
     @action(detail=False, methods=["post"], **ANONYMOUS)
     def register(self, request):
-        user = services.user_register(**validated(RegisterIn, request))
+        language = translation.get_language_from_request(request)
+        user = services.user_register(**validated(RegisterIn, request), language=language)
         refresh = RefreshToken.for_user(user)
         body = {"user": user_data(user), "access": str(refresh.access_token), "refresh": str(refresh)}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -80,21 +99,65 @@ class AuthViewSet(ApiViewSet):
     def me(self, request):
         return Response(user_data(request.user))
 
+    @extend_schema(
+        request=PasswordResetIn,
+        responses={202: None},
+        tags=["auth"],
+        description="Emails a link to reset the password, if an account has this address. "
+        "The answer is 202 either way.",
+    )
+    @action(detail=False, methods=["post"], url_path="password/reset", url_name="password-reset", **ANONYMOUS)
+    def password_reset(self, request):
+        values = validated(PasswordResetIn, request)
+        reset_address_rate_check(values["email"])
+        services.password_reset_request(**values)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PasswordResetConfirmIn, responses={200: UserOut}, tags=["auth"])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password/reset/confirm",
+        url_name="password-reset-confirm",
+        **ANONYMOUS,
+    )
+    def password_reset_confirm(self, request):
+        user = services.password_reset_confirm(**validated(PasswordResetConfirmIn, request))
+        return Response(user_data(user))
+
 
 class TutorViewSet(ApiViewSet):
     lookup_url_kwarg = "tutor_id"
-    permissions = {"me": (IsTutor,)}
+    permissions = {"me": (IsTutor,), "my_availability": (IsTutor,)}
 
     @extend_schema(
-        parameters=[OpenApiParameter("subject", str, description="Case-insensitive subject name."), *PAGE_PARAMS],
+        parameters=[
+            OpenApiParameter("q", str, description="Words to find in name, subjects and bio."),
+            OpenApiParameter("subject", str, description="Case-insensitive subject name."),
+            OpenApiParameter("minRate", int, description="Lowest hourlyRate, in minor units."),
+            OpenApiParameter("maxRate", int, description="Highest hourlyRate, in minor units."),
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=["rating", "price", "-price", "newest"],
+                description="Order; by relevance when `q` is given, else newest first.",
+            ),
+            *PAGE_PARAMS,
+        ],
         responses=TutorListOut,
         tags=["tutors"],
         operation_id="tutors_list",
     )
     def list(self, request):
-        rows, next_cursor = paginate(
-            selectors.tutor_list(subject=request.query_params.get("subject")), request.query_params
+        search = validated_query(TutorSearchIn, request)
+        tutors, order = selectors.tutor_list(
+            q=search["q"],
+            subject=search["subject"],
+            min_rate=search.get("minRate"),
+            max_rate=search.get("maxRate"),
+            sort=search.get("sort"),
         )
+        rows, next_cursor = paginate(tutors, request.query_params, order=order)
         return Response(page_response("tutors", rows, next_cursor, TutorOut))
 
     @extend_schema(responses=TutorOut, tags=["tutors"])
@@ -107,6 +170,47 @@ class TutorViewSet(ApiViewSet):
         changes = validated(TutorPatchIn, request, partial=True)
         services.tutor_profile_update(user=request.user, fields=set(changes), **changes)
         return Response(TutorOut(selectors.tutor_get(tutor_id=request.user.pk)).data)
+
+    @extend_schema(request=AvailabilityIn, responses=AvailabilityOut, tags=["tutors"])
+    @action(detail=False, methods=["put"], url_path="me/availability", url_name="my-availability")
+    def my_availability(self, request):
+        v = validated(AvailabilityIn, request)
+        market_services.availability_set(
+            user=request.user, timezone_name=v["timezone"], weekly=v["weekly"], exceptions=v["exceptions"]
+        )
+        return Response(AvailabilityOut(market_selectors.availability_get(tutor_id=request.user.pk)).data)
+
+    @extend_schema(responses=AvailabilityOut, tags=["tutors"])
+    @action(detail=True, methods=["get"])
+    def availability(self, request, tutor_id):
+        return Response(AvailabilityOut(market_selectors.availability_get(tutor_id=tutor_id)).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, required=True, description="ISO 8601 with offset: first start."),
+            OpenApiParameter("to", str, required=True, description="ISO 8601 with offset; at most 31 days on."),
+            OpenApiParameter("durationMinutes", int, required=True, description="15–240, in steps of 15."),
+        ],
+        responses=SlotListOut,
+        tags=["tutors"],
+    )
+    @action(detail=True, methods=["get"])
+    def slots(self, request, tutor_id):
+        v = validated_query(SlotsIn, request)
+        slots = market_selectors.slots_for_tutor(
+            tutor_id=tutor_id,
+            start=v["from"],
+            end=v["to"],
+            duration_minutes=v["durationMinutes"],
+            now=timezone.now(),
+        )
+        return Response({"slots": SlotOut(slots, many=True).data})
+
+    @extend_schema(parameters=PAGE_PARAMS, responses=ReviewListOut, tags=["tutors"])
+    @action(detail=True, methods=["get"])
+    def reviews(self, request, tutor_id):
+        rows, next_cursor = paginate(market_selectors.review_list_for_tutor(tutor_id=tutor_id), request.query_params)
+        return Response(page_response("reviews", rows, next_cursor, ReviewOut))
 
 
 class BookingViewSet(ApiViewSet):
@@ -138,3 +242,9 @@ class BookingViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, booking_id):
         return Response(BookingOut(services.booking_cancel(booking_id=booking_id, user=request.user)).data)
+
+    @extend_schema(request=ReviewIn, responses={201: ReviewOut}, tags=["bookings"])
+    @action(detail=True, methods=["post"])
+    def review(self, request, booking_id):
+        review = market_services.review_create(booking_id=booking_id, user=request.user, **validated(ReviewIn, request))
+        return Response(ReviewOut(review).data, status=status.HTTP_201_CREATED)

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from notifications import services as notifications
+from notifications.models import NotificationKind
 from payments import ledger
 from payments.selectors import tutor_earnings
 from payments.services import earnings_release_due
@@ -231,11 +233,13 @@ def withdrawal_approve(*, withdrawal_id, staff: User, note: str = "") -> Withdra
             withdrawal.failure_reason = exc.reason or "transfer refused"
             withdrawal.save()
             ledger.record_withdrawal_released(withdrawal=withdrawal)
+            _notify_decided(withdrawal)
             return withdrawal
         withdrawal.status = WithdrawalStatus.PAID
         withdrawal.transfer_id = transfer.id
         withdrawal.save()
         ledger.record_withdrawal_paid(withdrawal=withdrawal)
+        _notify_decided(withdrawal)
     return withdrawal
 
 
@@ -246,7 +250,23 @@ def withdrawal_reject(*, withdrawal_id, staff: User, note: str) -> Withdrawal:
         decide(withdrawal, staff=staff, status=WithdrawalStatus.REJECTED, note=note)
         withdrawal.save()
         ledger.record_withdrawal_released(withdrawal=withdrawal)
+        _notify_decided(withdrawal)
     return withdrawal
+
+
+def _notify_decided(withdrawal: Withdrawal) -> None:
+    """The tutor hears of the decision on their withdrawal (paid, failed or rejected), once."""
+    notifications.notify(
+        kind=NotificationKind.WITHDRAWAL_DECIDED,
+        recipients=[withdrawal.tutor],
+        subject_id=withdrawal.pk,
+        data={
+            "status": withdrawal.status,
+            "amount": withdrawal.amount,
+            "currency": withdrawal.currency,
+            "note": withdrawal.decision_note,
+        },
+    )
 
 
 def withdrawal_apply_reversal(*, transfer: dict, event_created: int) -> str:

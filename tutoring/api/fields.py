@@ -42,12 +42,18 @@ def _has_offset(text: str) -> bool:
     return parsed is not None and parsed.tzinfo is not None
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """An integer amount in minor units: `4000`, never `"4000"`, `4000.0` or `true`."""
+class StrictIntField(serializers.IntegerField):
+    """A JSON integer: `4`, never `"4"`, `4.0` or `true`."""
 
-    default_error_messages = {"strict": gettext_lazy("Must be an integer amount in minor units.")}
+    default_error_messages = {"strict": gettext_lazy("Must be an integer.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, int) or isinstance(data, bool):
             self.fail("strict")
         return super().to_internal_value(data)
+
+
+class StrictIntegerField(StrictIntField):
+    """An integer amount in minor units: `4000`, never `"4000"`, `4000.0` or `true`."""
+
+    default_error_messages = {"strict": gettext_lazy("Must be an integer amount in minor units.")}

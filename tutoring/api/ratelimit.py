@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+import hashlib
 
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
@@ -57,6 +58,22 @@ class PaymentRateLimit(_Declared):
 
 # For the views of the payment group: the general limit and the payment limit together.
 PAYMENT_THROTTLES = (ApiRateLimit, PaymentRateLimit)
+
+
+class PasswordResetRateLimit(_Declared):
+    """Asking for password reset emails (RATE_LIMIT_PASSWORD_RESET), per client (IP, or user); the
+    address asked for has its own budget (`reset_address_rate_check`)."""
+
+    group = "password-reset"
+    setting = "RATE_LIMIT_PASSWORD_RESET"
+    methods = frozenset({"POST"})
+
+
+def reset_address_rate_check(email: str) -> None:
+    """Reset emails to one address (RATE_LIMIT_PASSWORD_RESET), whoever asks: nobody can flood an inbox
+    from many clients. Every address is counted alike, known or not; the API and the page count together."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    rate_check([Bucket(key=f"password-reset-email:{digest}", rate=rate(settings.RATE_LIMIT_PASSWORD_RESET))])
 
 
 def _ip(value: Any) -> str | None:

@@ -6,3 +6,10 @@ def validated(serializer_class: type[Serializer], request, **kwargs) -> dict:
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def validated_query(serializer_class: type[Serializer], request) -> dict:
+    """The query string checked by `serializer_class` (each parameter's last value), like `validated`."""
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

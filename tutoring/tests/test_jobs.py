@@ -25,6 +25,8 @@ def test_the_schedule_is_declared_in_code_and_names_registered_tasks():
         "tutoring.tasks.expire_unpaid_bookings",
         "payments.tasks.release_due_earnings",
         "tutoring.tasks.mark_missed_classes",
+        "notifications.tasks.queue_reminders",
+        "notifications.tasks.send_notifications",
     }
     assert all(name in app.tasks for name in schedule)
     assert schedule["tutoring.tasks.expire_unpaid_bookings"] <= 60  # an unpaid slot frees within a minute

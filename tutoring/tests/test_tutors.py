@@ -23,6 +23,8 @@ def test_list_shape_newest_first_and_subject_filter(client_for, student):
         "currency": "usd",
         "subjects": ["Mathematics", "Physics"],
         "bio": "",
+        "rating": None,
+        "reviewsCount": 0,
     }
 
     only_physics = data(client.get("/api/tutors", {"subject": "physics"}))
