@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -20,7 +21,7 @@ MAX_RANGE = timedelta(days=31)
 class ClockField(serializers.CharField):
     """ "HH:MM" on the tutor's clock as minutes after midnight; "24:00" is the end of the day."""
 
-    default_error_messages = {"format": 'A time of day as "HH:MM" (00:00–24:00).'}
+    default_error_messages = {"format": gettext_lazy('A time of day as "HH:MM" (00:00–24:00).')}
 
     def to_internal_value(self, data) -> int:
         text = super().to_internal_value(data)
@@ -34,14 +35,14 @@ def _check_hours(attrs: dict, *, required: bool) -> dict:
     start, end = attrs.get("start"), attrs.get("end")
     if (start is None) != (end is None):
         missing = "end" if end is None else "start"
-        raise serializers.ValidationError({missing: ["Give both start and end, or neither (a day off)."]})
+        raise serializers.ValidationError({missing: [gettext("Give both start and end, or neither (a day off).")]})
     if required and start is None:
-        raise serializers.ValidationError({"start": ["This field is required."]})
+        raise serializers.ValidationError({"start": [gettext("This field is required.")]})
     if start is not None:
         if start >= MINUTES_PER_DAY:
-            raise serializers.ValidationError({"start": ["The day ends at 24:00."]})
+            raise serializers.ValidationError({"start": [gettext("The day ends at 24:00.")]})
         if end <= start:
-            raise serializers.ValidationError({"end": ["Must be after start."]})
+            raise serializers.ValidationError({"end": [gettext("Must be after start.")]})
     return attrs
 
 
@@ -62,7 +63,7 @@ class ExceptionIn(serializers.Serializer):
 
     def validate(self, attrs: dict) -> HoursIn:
         if attrs["date"].year > 2100:
-            raise serializers.ValidationError({"date": ["Must be in 2100 or before."]})
+            raise serializers.ValidationError({"date": [gettext("Must be in 2100 or before.")]})
         _check_hours(attrs, required=False)
         return HoursIn(start=attrs.get("start"), end=attrs.get("end"), date=attrs["date"])
 
@@ -102,9 +103,9 @@ class SlotsIn(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if attrs["to"] <= attrs["from"]:
-            raise serializers.ValidationError({"to": ["Must be after from."]})
+            raise serializers.ValidationError({"to": [gettext("Must be after from.")]})
         if attrs["to"] - attrs["from"] > MAX_RANGE:
-            raise serializers.ValidationError({"to": ["At most 31 days after from."]})
+            raise serializers.ValidationError({"to": [gettext("At most 31 days after from.")]})
         return attrs
 
 

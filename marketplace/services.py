@@ -12,13 +12,22 @@ from zoneinfo import available_timezones
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.models import Availability, AvailabilityException, Review, WeeklyHours
 from tutoring.access import check_booking_access, require_role
-from tutoring.errors import ApplicationError, Conflict, Forbidden
+from tutoring.errors import Conflict, Forbidden, invalid_input
 from tutoring.models import Booking, BookingStatus, Role, TutorProfile, User
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (
+    gettext_lazy("Monday"),
+    gettext_lazy("Tuesday"),
+    gettext_lazy("Wednesday"),
+    gettext_lazy("Thursday"),
+    gettext_lazy("Friday"),
+    gettext_lazy("Saturday"),
+    gettext_lazy("Sunday"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,11 @@ def _overlap_errors(rows: Sequence[HoursIn], label) -> list[str]:
     for day, group in by_day.items():
         off = [row for row in group if row.start is None]
         if off and len(group) > 1:
-            errors.append(f"{day}: a day off cannot also have hours.")
+            errors.append(gettext("%(day)s: a day off cannot also have hours.") % {"day": day})
             continue
         timed = sorted((row.start, row.end) for row in group if row.start is not None)
         if any(later[0] < earlier[1] for earlier, later in pairwise(timed)):
-            errors.append(f"{day}: hours overlap.")
+            errors.append(gettext("%(day)s: hours overlap.") % {"day": day})
     return errors
 
 
@@ -60,17 +69,16 @@ def availability_set(
 
     Under the tutor's row lock, like booking: a booking being made sees either the old hours or the new.
     """
-    require_role(user, Role.TUTOR, "Only tutors have availability.")
+    require_role(user, Role.TUTOR, gettext("Only tutors have availability."))
     errors: dict[str, list[str]] = {}
     if timezone_name not in time_zone_names():
-        errors["timezone"] = ["Not an IANA time zone name (e.g. Europe/Berlin, Asia/Shanghai)."]
+        errors["timezone"] = [gettext("Not an IANA time zone name (e.g. Europe/Berlin, Asia/Shanghai).")]
     if problems := _overlap_errors(weekly, lambda row: WEEKDAYS[row.weekday]):
         errors["weekly"] = problems
     if problems := _overlap_errors(exceptions, lambda row: row.date.isoformat()):
         errors["exceptions"] = problems
     if errors:
-        field, messages = next(iter(errors.items()))
-        raise ApplicationError(f"Invalid input. {field}: {messages[0]}", errors=errors)
+        raise invalid_input(errors)
     with transaction.atomic():
         TutorProfile.objects.select_for_update().get(user=user)
         availability, _ = Availability.objects.update_or_create(tutor=user, defaults={"timezone": timezone_name})
@@ -94,25 +102,28 @@ def rating_of(total: int, count: int) -> Decimal | None:
     return (Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
+ALREADY_REVIEWED = gettext_lazy("This class has already been reviewed.")
+
+
 def review_create(*, booking_id, user: User, rating: int, comment: str = "") -> Review:
     """The booking's student rates a held class, once. The tutor's average and count change in the same
     transaction, under the tutor's row lock (then the booking's: the one lock order)."""
     if not 1 <= rating <= 5:
-        raise ApplicationError("rating must be 1–5.", errors={"rating": ["An integer from 1 to 5."]})
+        raise invalid_input({"rating": [gettext("An integer from 1 to 5.")]})
     comment = comment.strip()
     if len(comment) > 2000:
-        raise ApplicationError("comment is too long.", errors={"comment": ["At most 2000 characters."]})
+        raise invalid_input({"comment": [gettext("At most 2000 characters.")]})
     tutor_id = Booking.objects.filter(pk=booking_id).values_list("tutor_id", flat=True).first()
     try:
         with transaction.atomic():
             profile = TutorProfile.objects.select_for_update().filter(user_id=tutor_id).first()
             booking = check_booking_access(Booking.objects.select_for_update().filter(pk=booking_id).first(), user)
             if booking.student_id != user.pk:
-                raise Forbidden("Only the booking's student can review it.")
+                raise Forbidden(gettext("Only the booking's student can review it."))
             if booking.current_status() != BookingStatus.COMPLETED:
-                raise Conflict("Only a completed class can be reviewed.")
+                raise Conflict(gettext("Only a completed class can be reviewed."))
             if Review.objects.filter(booking=booking).exists():
-                raise Conflict("This class has already been reviewed.")
+                raise Conflict(ALREADY_REVIEWED)
             review = Review.objects.create(
                 booking=booking,
                 tutor_id=booking.tutor_id,
@@ -127,5 +138,5 @@ def review_create(*, booking_id, user: User, rating: int, comment: str = "") -> 
             profile.save(update_fields=["rating_total", "reviews_count", "rating"])
     except IntegrityError as exc:
         # The unique booking of a review: a concurrent second review of the same class.
-        raise Conflict("This class has already been reviewed.") from exc
+        raise Conflict(ALREADY_REVIEWED) from exc
     return review

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from redis import exceptions as redis_exceptions
 
 PROVIDER_FAILED = gettext_lazy("A payment or video provider failed; nothing was changed. Try again later.")
@@ -37,6 +37,13 @@ class ApplicationError(Exception):
         if self.errors is not None:
             body["errors"] = self.errors
         return body
+
+
+def invalid_input(errors: dict[str, list]) -> ApplicationError:
+    """A 400 for bad fields (`{field: [messages]}`), its message naming the first, as validation's do."""
+    field, messages = next(iter(errors.items()))
+    problem = f"{field}: {messages[0]}"
+    return ApplicationError(gettext("Invalid input. %(problem)s") % {"problem": problem}, errors=errors)
 
 
 class Unauthorized(ApplicationError):

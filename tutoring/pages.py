@@ -52,7 +52,8 @@ def _next_url(request: HttpRequest) -> str:
 
 def home(request: HttpRequest) -> HttpResponse:
     subject = request.GET.get("subject", "").strip()[:100]
-    tutors, next_cursor = page_of(selectors.tutor_list(subject=subject or None), request)
+    tutors, order = selectors.tutor_list(subject=subject or None)
+    tutors, next_cursor = page_of(tutors, request, order)
     context = {"tutors": tutors, "next": next_cursor, "subject": subject, "subjects": selectors.subject_list()}
     return render(request, "pages/home.html", context)
 

@@ -48,7 +48,7 @@ class TutorSearchIn(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         low, high = attrs.get("minRate"), attrs.get("maxRate")
         if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"maxRate": ["Must be at least minRate."]})
+            raise serializers.ValidationError({"maxRate": [gettext("Must be at least minRate.")]})
         return attrs
 
 

@@ -19,8 +19,8 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from marketplace.selectors import booking_fits_availability
@@ -29,7 +29,7 @@ from notifications.models import NotificationKind
 from payments import services as payments
 from payments.models import CANCELLABLE_INTENT_STATUSES, RefundOrigin
 from tutoring.access import check_booking_access, require_role
-from tutoring.errors import ApplicationError, Conflict
+from tutoring.errors import ApplicationError, Conflict, invalid_input
 from tutoring.models import (
     Booking,
     BookingStatus,
@@ -60,10 +60,7 @@ def _check_password(password: str, user: User) -> None:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
-        raise ApplicationError(
-            gettext("Invalid input. %(problem)s") % {"problem": f"password: {exc.messages[0]}"},
-            errors={"password": list(exc.messages)},
-        ) from exc
+        raise invalid_input({"password": list(exc.messages)}) from exc
 
 
 def user_register(*, email: str, password: str, name: str, role: str, language: str = "") -> User:
@@ -91,7 +88,7 @@ def user_register(*, email: str, password: str, name: str, role: str, language: 
 def user_language_set(*, user: User, language: str) -> None:
     """The language the user's emails are written in (the pages' language switcher sets it)."""
     if language not in {code for code, _name in settings.LANGUAGES}:
-        raise ApplicationError("Unknown language.", errors={"language": ["Not a language of this site."]})
+        raise invalid_input({"language": [gettext("Not a language of this site.")]})
     User.objects.filter(pk=user.pk).update(language=language)
     user.language = language
 
@@ -102,7 +99,7 @@ def password_reset_request(*, email: str) -> None:
     notifications.password_reset_queue(email=User.objects.normalize_email(email).lower())
 
 
-INVALID_RESET_LINK = "This password reset link is invalid or has expired."
+INVALID_RESET_LINK = gettext_lazy("This password reset link is invalid or has expired.")
 
 
 def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
@@ -112,7 +109,7 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
 
     The user's row is locked, so two uses of one link at once cannot both succeed.
     """
-    invalid = ApplicationError(INVALID_RESET_LINK, errors={"token": [INVALID_RESET_LINK]})
+    invalid = ApplicationError(str(INVALID_RESET_LINK), errors={"token": [str(INVALID_RESET_LINK)]})
     try:
         user_id = uuid.UUID(urlsafe_base64_decode(uid).decode())
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
@@ -212,7 +209,7 @@ def booking_create(
                     errors={"tutorId": [gettext("Tutor has no hourly rate.")]},
                 )
             if not booking_fits_availability(tutor_id=tutor_id, start=start_time, end=end_time):
-                raise Conflict("That time is outside the tutor's availability.")
+                raise Conflict(gettext("That time is outside the tutor's availability."))
             in_the_way = Booking.objects.overlapping(tutor_id=tutor_id, start=start_time, end=end_time)
             stale = in_the_way.filter(status=BookingStatus.PENDING_PAYMENT, created_at__lte=now - payment_window())
             # Locked and checked again (a payment may have just arrived), then written down one by one so

@@ -10,7 +10,7 @@ validate with the same serializers, call the same services and selectors, and sh
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from rest_framework.serializers import Serializer
 
 from tutoring.access import has_role
 from tutoring.api.exceptions import validation_errors
-from tutoring.api.pagination import paginate
+from tutoring.api.pagination import NEWEST_FIRST, Key, paginate
 from tutoring.errors import ApplicationError, Forbidden, NotFound
 
 T = TypeVar("T")
@@ -144,10 +144,11 @@ def found(selector: Callable[..., T], /, **kwargs: Any) -> T:
         raise PermissionDenied(exc.message) from exc
 
 
-def page_of(queryset: QuerySet, request: HttpRequest) -> tuple[list, str | None]:
-    """One page of a list, newest first, as the API pages it (`?cursor=`); a mangled cursor shows the first."""
+def page_of(queryset: QuerySet, request: HttpRequest, order: Sequence[Key] = NEWEST_FIRST) -> tuple[list, str | None]:
+    """One page of a list in `order` (newest first), as the API pages it (`?cursor=`); a mangled cursor
+    shows the first."""
     try:
-        rows, next_cursor = paginate(queryset, request.GET)
+        rows, next_cursor = paginate(queryset, request.GET, order=order)
     except (ApplicationError, ValidationError):
-        rows, next_cursor = paginate(queryset, {})
+        rows, next_cursor = paginate(queryset, {}, order=order)
     return list(rows), next_cursor

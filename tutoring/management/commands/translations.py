@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import to_locale
 from django.utils.translation.template import templatize
 
-APPS = ("tutoring", "live", "payments", "withdrawals")
+APPS = ("tutoring", "live", "payments", "withdrawals", "marketplace", "notifications")
 SKIP_DIRS = {"tests", "migrations", "management", "__pycache__"}
 KEYWORDS = {
     "_": None,
@@ -44,7 +44,8 @@ HEADER = (
 
 def sources() -> list[Path]:
     root = Path(settings.BASE_DIR)
-    files = sorted((root / "templates").rglob("*.html"))
+    # Pages are .html, emails' plain-text bodies .txt: both are Django templates.
+    files = sorted([*(root / "templates").rglob("*.html"), *(root / "templates").rglob("*.txt")])
     for app in APPS:
         files += sorted(
             path for path in (root / app).rglob("*.py") if not SKIP_DIRS & set(path.relative_to(root).parts)
@@ -60,7 +61,7 @@ def extract():
     catalog = Catalog(fuzzy=False, project="tutoring", version="1", creation_date=FIXED_DATE)
     for path in sources():
         text = path.read_text(encoding="utf-8")
-        if path.suffix == ".html":
+        if path.suffix in (".html", ".txt"):
             text = templatize(text, origin=str(path))
         found = babel_extract("python", io.BytesIO(text.encode()), keywords=KEYWORDS, comment_tags=(), options={})
         for lineno, message, _comments, context in found:
