@@ -56,6 +56,10 @@ def _schedule_around(tutor_id: Any, start: datetime, end: datetime) -> Schedule 
     )
 
 
+def availability_is_set(*, tutor_id: Any) -> bool:
+    return Availability.objects.filter(tutor_id=tutor_id).exists()
+
+
 def availability_get(*, tutor_id: Any) -> dict[str, Any]:
     """`{timezone, weekly, exceptions}`; a tutor who has not set any has `timezone` null and no hours."""
     tutor_get(tutor_id=tutor_id)
@@ -104,6 +108,10 @@ def slots_for_tutor(
     )
     starts = free_starts(spans, busy, duration=duration, start=start, end=end, after=now)
     return [Slot(moment, moment + duration) for moment in starts]
+
+
+def review_for_booking(*, booking: Booking) -> Review | None:
+    return Review.objects.filter(booking=booking).first()
 
 
 def review_list_for_tutor(*, tutor_id: Any) -> QuerySet[Review]:

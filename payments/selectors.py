@@ -9,7 +9,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext
 
-from payments.models import Account, EntryKind, LedgerEntry, Payment, Refund
+from payments.models import Account, EntryKind, LedgerEntry, Payment, PaymentStatus, Refund, RefundStatus
 from tutoring.access import check_booking_access
 from tutoring.errors import NotFound
 from tutoring.models import Booking, User
@@ -94,6 +94,30 @@ def payment_for_booking(*, booking: Booking) -> Payment | None:
 
 def refund_list_for_booking(*, booking: Booking) -> QuerySet[Refund]:
     return Refund.objects.filter(booking=booking).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    booking: Booking
+    payment: Payment
+    refunds: list[Refund]
+    refunded: int  # what came back to the card (succeeded refunds)
+
+    @property
+    def net(self) -> int:
+        return self.payment.amount - self.refunded
+
+
+def receipt_for_student(*, booking_id, user: User) -> Receipt:
+    """The receipt of a paid booking, for its student only: anyone else, and a booking never paid, is
+    404 (a receipt shows what the student paid, and to nobody else)."""
+    booking = Booking.objects.select_related("tutor", "student").filter(pk=booking_id).first()
+    payment = Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED).first() if booking else None
+    if booking is None or booking.student_id != getattr(user, "pk", None) or payment is None:
+        raise NotFound(gettext("Receipt not found."))
+    refunds = list(Refund.objects.filter(booking=booking).order_by("created_at"))
+    refunded = sum(r.amount for r in refunds if r.status == RefundStatus.SUCCEEDED)
+    return Receipt(booking=booking, payment=payment, refunds=refunds, refunded=refunded)
 
 
 def earnings_history(*, tutor_id, currency: str) -> list[tuple[date, int, int]]:

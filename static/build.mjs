@@ -13,6 +13,8 @@ await esbuild.build({
     "js/payment": "src/payment.js",
     "js/classroom": "src/classroom.js",
     "js/earnings": "src/earnings.js",
+    "js/availability": "src/availability.js",
+    "js/receipt": "src/receipt.js",
     "css/app": "src/app.css",
   },
   outdir,

@@ -8,7 +8,7 @@ the API calls and show its answer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,13 +16,17 @@ from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import check_for_language, get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
 from rest_framework_simplejwt.tokens import AccessToken
 
 from live import selectors as live_selectors
 from live import services as live_services
+from marketplace import selectors as market_selectors
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import OPEN_REFUND_STATUSES, PaymentStatus, RefundStatus
@@ -31,9 +35,15 @@ from payments.stripe.sandbox import payment_sandbox_confirm
 from tutoring import selectors, services
 from tutoring.access import has_role
 from tutoring.api.auth import LOCKED_OUT
-from tutoring.api.ratelimit import request_rate_check
+from tutoring.api.ratelimit import PasswordResetRateLimit, request_rate_check, reset_address_rate_check
 from tutoring.models import BookingStatus, Role
-from tutoring.serializers import BookingCreateIn, RegisterIn
+from tutoring.serializers import (
+    BookingCreateIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    RegisterIn,
+    TutorSearchIn,
+)
 from tutoring.web import STRIPE_JS, attempt, csp_allow, found, json_page, page, page_of, validate
 
 DURATIONS = range(15, 241, 15)
@@ -50,11 +60,34 @@ def _next_url(request: HttpRequest) -> str:
 # --- home, tutors ---------------------------------------------------------------------------------
 
 
+SORTS = (
+    ("", gettext_lazy("Best match")),
+    ("rating", gettext_lazy("Best rated")),
+    ("price", gettext_lazy("Price: low to high")),
+    ("-price", gettext_lazy("Price: high to low")),
+    ("newest", gettext_lazy("Newest")),
+)
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    subject = request.GET.get("subject", "").strip()[:100]
-    tutors, order = selectors.tutor_list(subject=subject or None)
+    """Tutor search, as `GET /api/tutors` searches: words, a subject, an order."""
+    query = {key: request.GET.get(key, "").strip() for key in ("q", "subject", "sort") if request.GET.get(key)}
+    search, errors = validate(TutorSearchIn, query)
+    if search is None:
+        search = {"q": "", "subject": ""}
+    tutors, order = selectors.tutor_list(q=search["q"], subject=search["subject"], sort=search.get("sort"))
     tutors, next_cursor = page_of(tutors, request, order)
-    context = {"tutors": tutors, "next": next_cursor, "subject": subject, "subjects": selectors.subject_list()}
+    context = {
+        "tutors": tutors,
+        "next": next_cursor,
+        "q": search["q"],
+        "subject": search["subject"],
+        "sort": search.get("sort", ""),
+        "sorts": SORTS,
+        "search_errors": errors,
+        "query": urlencode({key: search[key] for key in ("q", "subject", "sort") if search.get(key)}),
+        "subjects": selectors.subject_list(),
+    }
     return render(request, "pages/home.html", context)
 
 
@@ -100,8 +133,33 @@ def tutor(request: HttpRequest, tutor_id) -> HttpResponse:
         }
         for m in DURATIONS
     ]
-    context = {"profile": profile, "form": form, "errors": errors, "durations": durations}
+    minutes = _slot_minutes(request)
+    now = timezone.now()
+    slots = market_selectors.slots_for_tutor(
+        tutor_id=profile.user_id, start=now, end=now + SLOT_DAYS, duration_minutes=minutes, now=now
+    )
+    reviews, next_reviews = page_of(market_selectors.review_list_for_tutor(tutor_id=profile.user_id), request)
+    context = {
+        "profile": profile,
+        "form": form,
+        "errors": errors,
+        "durations": durations,
+        "slots": slots,
+        "slot_minutes": minutes,
+        "has_hours": market_selectors.availability_is_set(tutor_id=profile.user_id),
+        "reviews": reviews,
+        "next_reviews": next_reviews,
+    }
     return render(request, "pages/tutor.html", context, status=status)
+
+
+# How far ahead the profile offers free times, and for which length (`?minutes=`, an hour by default).
+SLOT_DAYS = timedelta(days=14)
+
+
+def _slot_minutes(request: HttpRequest) -> int:
+    minutes = request.GET.get("minutes", "")
+    return int(minutes) if minutes.isdigit() and int(minutes) in DURATIONS else 60
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -140,7 +198,7 @@ def register_page(request: HttpRequest) -> HttpResponse:
         form = request.POST
         values, errors = validate(RegisterIn, {key: form.get(key, "") for key in ("email", "password", "name", "role")})
         if values is not None:
-            outcome = attempt(request, services.user_register, **values)
+            outcome = attempt(request, services.user_register, **values, language=get_language())
             if outcome.ok:
                 login(request, outcome.value, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, _("Welcome! Your account is ready."))
@@ -149,6 +207,63 @@ def register_page(request: HttpRequest) -> HttpResponse:
         status = 400
     context = {"form": form, "errors": errors, "next": _next_url(request)}
     return render(request, "pages/register.html", context, status=status)
+
+
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Ask for a reset link (`password_reset_request`, as POST /api/auth/password/reset, with its limits).
+    The answer is the same whether or not an account has the address."""
+    email, errors, status = "", {}, 200
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip()
+        values, errors = validate(PasswordResetIn, {"email": email})
+        if values is not None:
+            allowed = attempt(request, request_rate_check, request=request, limits=(PasswordResetRateLimit,)).ok and (
+                attempt(request, reset_address_rate_check, email=values["email"]).ok
+            )
+            if allowed and attempt(request, services.password_reset_request, email=values["email"]).ok:
+                messages.success(
+                    request, _("If an account has this address, we have sent it a link to choose a new password.")
+                )
+                return redirect("password-reset")
+        status = 400
+    return render(request, "pages/password_reset.html", {"email": email, "errors": errors}, status=status)
+
+
+def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    """Choose a new password from the emailed link (`password_reset_confirm`, as the API's confirm)."""
+    errors, status = {}, 200
+    if request.method == "POST":
+        values, errors = validate(
+            PasswordResetConfirmIn, {"uid": uid, "token": token, "password": request.POST.get("password", "")}
+        )
+        if values is not None:
+            outcome = attempt(request, services.password_reset_confirm, **values)
+            if outcome.ok:
+                messages.success(request, _("Your password is changed. Log in with the new one."))
+                return redirect("login")
+            errors = outcome.error.errors or {}
+        status = 400
+    return render(request, "pages/password_reset_confirm.html", {"errors": errors}, status=status)
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switcher (Django's `set_language`); signed in, it is also the language of one's emails."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and check_for_language(language):
+        attempt(request, services.user_language_set, user=request.user, language=language)
+    return response
+
+
+@page()
+def receipt(request: HttpRequest, booking_id) -> HttpResponse:
+    """The printable receipt of a paid booking, for its student (404 for anyone else)."""
+    return render(
+        request,
+        "pages/receipt.html",
+        {"receipt": found(payment_selectors.receipt_for_student, booking_id=booking_id, user=request.user)},
+    )
 
 
 @require_POST
@@ -168,7 +283,7 @@ def access_token(request: HttpRequest) -> HttpResponse:
 
 @page()
 def bookings(request: HttpRequest) -> HttpResponse:
-    queryset = selectors.booking_list_for_user(user=request.user).select_related("tutor", "student")
+    queryset = selectors.booking_list_for_user(user=request.user).select_related("tutor", "student", "review")
     rows, next_cursor = page_of(queryset, request)
     return render(request, "pages/bookings.html", {"bookings": rows, "next": next_cursor})
 
@@ -198,6 +313,9 @@ def booking(request: HttpRequest, booking_id) -> HttpResponse:
         and status in (BookingStatus.PAID, BookingStatus.COMPLETED)
         and not any(r.status in (*OPEN_REFUND_STATUSES, RefundStatus.SUCCEEDED) for r in refunds),
         "can_join": status == BookingStatus.PAID,
+        "review": market_selectors.review_for_booking(booking=item),
+        "can_review": is_student and status == BookingStatus.COMPLETED,
+        "has_receipt": is_student and payment is not None and payment.status == PaymentStatus.SUCCEEDED,
     }
     # Back from Stripe's confirmation: the webhook makes the booking paid in a moment.
     context["payment_returned"] = request.GET.get("redirect_status") == "succeeded" and pending
@@ -292,4 +410,9 @@ urlpatterns = [
     path("bookings/<uuid:booking_id>/cancel", booking_cancel, name="booking-cancel"),
     path("bookings/<uuid:booking_id>/refund", booking_refund, name="booking-refund"),
     path("bookings/<uuid:booking_id>/join", booking_join, name="booking-join"),
+    path("bookings/<uuid:booking_id>/receipt", receipt, name="booking-receipt"),
+    path("password-reset", password_reset, name="password-reset"),
+    path("password-reset/<str:uid>/<str:token>", password_reset_confirm, name="password-reset-confirm"),
+    # Before django.conf.urls.i18n's own view of the same path: this one also remembers the choice.
+    path("i18n/setlang/", set_language, name="set_language"),
 ]

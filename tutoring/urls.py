@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from live import pages as live_pages
 from live.webhooks import TwilioVideoCallbackView
+from marketplace import pages as market_pages
 from payments.webhooks import StripeWebhookView
 from tutoring import pages, views
 from tutoring.api.routers import ApiRouter
@@ -38,8 +39,8 @@ urlpatterns = [
     # The pages (docs/pages.md), signed in with Django's session.
     *pages.urlpatterns,
     *live_pages.urlpatterns,
+    *market_pages.urlpatterns,
     *withdrawal_pages.urlpatterns,
-    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("withdrawals/", include(onboarding_pages)),

@@ -1,6 +1,6 @@
 // The booking form: the start time is picked in the viewer's own time zone and sent as ISO 8601 with
 // that zone's offset (e.g. 2026-12-01T18:00:00+08:00), so the server never guesses a zone.
-import "./common.js";
+import { formatTime, lang } from "./common.js";
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -35,4 +35,33 @@ if (form) {
   form.addEventListener("submit", () => {
     startTime.value = withOffset(start.value);
   });
+  const slot = form.querySelector("#slot");
+  if (slot) {
+    groupSlots(slot);
+    slot.addEventListener("change", () => {
+      if (!slot.value) return;
+      start.value = localInputValue(new Date(slot.value));
+      const duration = form.querySelector("#duration");
+      if (duration) duration.value = slot.dataset.minutes;
+    });
+  }
+}
+
+// The free times (UTC in the page) shown on the viewer's clock, one group per local day.
+function groupSlots(select) {
+  const day = new Intl.DateTimeFormat(lang, { weekday: "long", month: "long", day: "numeric" });
+  const groups = new Map();
+  for (const option of [...select.options]) {
+    if (!option.value) continue;
+    const when = new Date(option.value);
+    option.textContent = formatTime(option.value, "time");
+    const label = day.format(when);
+    if (!groups.has(label)) {
+      const group = document.createElement("optgroup");
+      group.label = label;
+      groups.set(label, group);
+      select.append(group);
+    }
+    groups.get(label).append(option);
+  }
 }

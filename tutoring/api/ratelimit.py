@@ -13,9 +13,9 @@ else the client IP. A token that fails the check counts against its IP, like no 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Any
-import hashlib
 
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle

@@ -4,8 +4,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from live.tests.factories import SessionFactory
 from tutoring.tests.factories import StudentFactory
@@ -48,6 +51,13 @@ def pages():
         (student, f"/bookings/{booking.pk}"),
         (student, f"/classroom/{session.pk}"),
         (tutor_client, "/earnings"),
+        (tutor_client, "/availability"),
+        (student, f"/bookings/{booking.pk}/receipt"),
+        (anonymous, "/password-reset"),
+        (
+            anonymous,
+            f"/password-reset/{urlsafe_base64_encode(force_bytes(tutor.pk))}/{default_token_generator.make_token(tutor)}",
+        ),
     ]
 
 
