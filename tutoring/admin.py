@@ -28,7 +28,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("id", "date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
-        ("Profile", {"fields": ("name", "role")}),
+        ("Profile", {"fields": ("name", "role", "language")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
@@ -42,7 +42,8 @@ class TutorSubjectInline(admin.TabularInline):
 
 @admin.register(TutorProfile)
 class TutorProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "hourly_rate", "currency", "created_at")
+    list_display = ("user", "hourly_rate", "currency", "rating", "reviews_count", "created_at")
+    readonly_fields = ("rating", "reviews_count")
     search_fields = ("user__email", "user__name")
     list_select_related = ("user",)
     raw_id_fields = ("user",)

@@ -93,7 +93,8 @@ class TutorProfile(models.Model):
     reviews_count = models.PositiveIntegerField(default=0, editable=False)
     rating_total = models.PositiveIntegerField(default=0, editable=False)
     # Full-text search over name, subjects and bio (PostgreSQL): written by database triggers on
-    # every change of any of the three, whatever writes it (migration 0004); unused on SQLite.
+    # every change of any of the three, whatever writes it (migration 0004); unused on SQLite. The
+    # list's orders (`?sort=`) have their indexes there too (NULLS LAST, which SQLite cannot index).
     search_vector = SearchVectorField(null=True, editable=False)
 
     def __str__(self) -> str:

@@ -57,11 +57,17 @@ CREATE TRIGGER user_search AFTER UPDATE OF name ON tutoring_user
     FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION tutoring_user_search();
 
 CREATE INDEX tutorprofile_search ON tutoring_tutorprofile USING gin (search_vector);
+
+-- The list's orders (`?sort=`, tutoring.selectors.TUTOR_SORTS) read a page straight off these.
+CREATE INDEX tutor_by_rating ON tutoring_tutorprofile
+    (rating DESC NULLS LAST, reviews_count DESC, created_at DESC, user_id DESC);
+CREATE INDEX tutor_by_price ON tutoring_tutorprofile (hourly_rate ASC NULLS LAST, created_at DESC, user_id DESC);
+CREATE INDEX tutor_by_price_desc ON tutoring_tutorprofile (hourly_rate DESC NULLS LAST, created_at DESC, user_id DESC);
 UPDATE tutoring_tutorprofile SET search_vector = NULL;
 """
 
 DROP = """
-DROP INDEX IF EXISTS tutorprofile_search;
+DROP INDEX IF EXISTS tutorprofile_search, tutor_by_rating, tutor_by_price, tutor_by_price_desc;
 DROP TRIGGER IF EXISTS user_search ON tutoring_user;
 DROP TRIGGER IF EXISTS tutorsubject_search_insert ON tutoring_tutorsubject;
 DROP TRIGGER IF EXISTS tutorsubject_search_update ON tutoring_tutorsubject;

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from live.services import session_create
+from marketplace.services import HoursIn, availability_set, review_create
 from payments.selectors import tutor_earnings
 from payments.services import earnings_release_due, payment_intent_create
 from payments.stripe import get_provider
@@ -26,6 +27,8 @@ ACCOUNTS = [
         "role": Role.TUTOR,
         "profile": {"hourly_rate": 4000, "bio": "Mathematics and first programs."},
         "subjects": ["Mathematics", "Programming"],
+        # Every day 08:00–12:00 and 13:00–20:00 in London.
+        "hours": ("Europe/London", [(8 * 60, 12 * 60), (13 * 60, 20 * 60)]),
     },
     {
         "email": "alan@demo.test",
@@ -33,6 +36,8 @@ ACCOUNTS = [
         "role": Role.TUTOR,
         "profile": {"hourly_rate": 5500, "bio": "Logic, computability and cryptography."},
         "subjects": ["Logic", "Cryptography", "Mathematics"],
+        # Evenings in Shanghai, 18:00–22:00.
+        "hours": ("Asia/Shanghai", [(18 * 60, 22 * 60)]),
     },
     {"email": "grace@demo.test", "name": "Grace Student", "role": Role.STUDENT},
     {"email": "linus@demo.test", "name": "Linus Student", "role": Role.STUDENT},
@@ -56,6 +61,13 @@ class Command(BaseCommand):
                 profile.subjects.all().delete()
                 TutorSubject.objects.bulk_create(
                     TutorSubject(tutor=profile, name=name, position=i) for i, name in enumerate(spec["subjects"])
+                )
+                zone, windows = spec["hours"]
+                availability_set(
+                    user=user,
+                    timezone_name=zone,
+                    weekly=[HoursIn(start, end, weekday=day) for day in range(7) for start, end in windows],
+                    exceptions=[],
                 )
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for spec in ACCOUNTS:
@@ -84,6 +96,7 @@ class Command(BaseCommand):
             )
             _pay(held)
             booking_complete(booking_id=held.pk, at=held.end_time)
+            review_create(booking_id=held.pk, user=linus, rating=5, comment="Patient, clear, and fun.")
             # The earnings hold of that class is long over: what the hourly job would do.
             earnings_release_due(now=timezone.now(), tutor_id=ada.pk)
             upcoming = booking_create(
@@ -100,7 +113,8 @@ class Command(BaseCommand):
         earned = tutor_earnings(tutor_id=ada.pk)
         self.stdout.write(
             f"Demo activity: Ada has {earned.balance} cents to withdraw (verified payout account); "
-            f"Grace has a paid class with Ada tomorrow, classroom open."
+            f"Grace has a paid class with Ada tomorrow, classroom open; Ada and Alan have weekly hours "
+            f"(free times on their profiles), and Linus reviewed his class with Ada."
         )
 
     def _user(self, spec) -> User:
