@@ -29,7 +29,12 @@ SEARCH_CONFIG = "english"
 
 
 def _active_tutors() -> QuerySet[TutorProfile]:
-    return TutorProfile.objects.filter(user__role=Role.TUTOR, user__is_active=True).select_related("user")
+    # The search vector is the database's, for matching: never read back.
+    return (
+        TutorProfile.objects.filter(user__role=Role.TUTOR, user__is_active=True)
+        .select_related("user")
+        .defer("search_vector")
+    )
 
 
 def tutor_list(
