@@ -264,3 +264,16 @@ class TestBookingsKeepToTheHours:
 
     def test_without_availability_any_time_can_be_booked(self, client_for, student, tutor, march):
         data(self.book(client_for(student), tutor, "2026-03-31T03:07:00Z"), 201)
+
+
+def test_errors_follow_the_requests_language(client_for, student, berlin_tutor):
+    path = f"/api/tutors/{berlin_tutor.pk}/slots"
+    query = {"from": "2026-03-01T00:00:00Z", "to": "2026-05-01T00:00:00Z", "durationMinutes": 60}
+    chinese = assert_error(client_for(student).get(path, query, HTTP_ACCEPT_LANGUAGE="zh-CN"), 400, path, "GET")
+    assert chinese["errors"] == {"to": ["最多为 from 之后 31 天。"]}
+    body = {
+        **HOURS,
+        "weekly": [{"weekday": 0, "start": "09:00", "end": "11:00"}, {"weekday": 0, "start": "10:00", "end": "12:00"}],
+    }
+    overlap = client_for(berlin_tutor).put(MINE, body, format="json", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert assert_error(overlap, 400)["errors"]["weekly"] == ["星期一：时间段重叠。"]
