@@ -107,7 +107,7 @@ class TestConfirm:
         rotated = data(refresh(api, first["refresh"]))
         other_device = data(tokens(api, user.email))
         browser = Client()
-        assert browser.login(username=user.email, password=PASSWORD)
+        browser.force_login(user)
         session_key = browser.session.session_key
         assert session_user(session_key) == user
 
@@ -161,7 +161,7 @@ class TestConfirm:
         api.post(RESET, {"email": user.email})
         send()
         link = reset_link(smtp, user)
-        Client().login(username=user.email, password=PASSWORD)  # last_login changes
+        Client().force_login(user)  # signing in changes last_login
         assert_error(api.post(CONFIRM, {**link, "password": NEW_PASSWORD}), 400)
 
     @pytest.mark.postgres
