@@ -93,7 +93,8 @@ def encode_cursor(order: Sequence[Key], values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str, order: Sequence[Key], queryset: QuerySet) -> list[Any]:
-    """The cursor's values, each converted back by its model field (annotations stay as JSON gave them)."""
+    """The cursor's values, each converted back by its model field (annotations stay as JSON gave them);
+    anything `encode_cursor` would not have written is a 400."""
     message = gettext("Invalid cursor.")
     invalid = ApplicationError(message, errors={"cursor": [message]})
     try:
@@ -105,6 +106,8 @@ def decode_cursor(cursor: str, order: Sequence[Key], queryset: QuerySet) -> list
         raise invalid
     converted = []
     for key, value in zip(order, values, strict=True):
+        if value is None and not key.nulls_last:
+            raise invalid
         try:
             field = queryset.model._meta.pk if key.field == "pk" else queryset.model._meta.get_field(key.field)
         except FieldDoesNotExist:
@@ -116,7 +119,8 @@ def decode_cursor(cursor: str, order: Sequence[Key], queryset: QuerySet) -> list
             converted.append(None if value is None else field.to_python(value))
         except (ValidationError, ValueError, TypeError) as exc:
             raise invalid from exc
-        if isinstance(converted[-1], datetime) and converted[-1].tzinfo is None:
+        # Only the form this module writes (an aware ISO time, a UUID's text, …): 7 is no UUID here.
+        if _jsonable(converted[-1]) != value:
             raise invalid
     return converted
 

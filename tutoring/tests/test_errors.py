@@ -96,9 +96,9 @@ def test_nul_in_query_parameters_is_400(client_for, student, query):
 def test_a_cursor_whose_id_is_not_a_uuid_is_400(client_for, student, pk):
     from django.utils import timezone
 
-    from tutoring.api.pagination import encode_cursor
+    from tutoring.api.pagination import NEWEST_FIRST, encode_cursor
 
-    cursor = encode_cursor(timezone.now(), pk)
+    cursor = encode_cursor(NEWEST_FIRST, [timezone.now(), pk])
     for path in ("/api/tutors", "/api/bookings"):
         body = assert_error(client_for(student).get(path, {"cursor": cursor}), 400, path, "GET")
         assert body["errors"] == {"cursor": ["Invalid cursor."]}
