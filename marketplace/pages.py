@@ -22,7 +22,7 @@ from marketplace import selectors, services
 from marketplace.serializers import AvailabilityIn, ReviewIn
 from marketplace.services import WEEKDAYS, time_zone_names
 from tutoring.models import Role
-from tutoring.web import attempt, page, validate
+from tutoring.web import attempt, field_messages, page, validate
 
 RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–—~]\s*(\d{1,2}):(\d{2})$")
 DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+(.*))?$")
@@ -93,8 +93,7 @@ def availability(request: HttpRequest) -> HttpResponse:
         form = request.POST
         body, errors = parse_form(form)
         if not errors:
-            values, problems = validate(AvailabilityIn, body)
-            errors = {key: _flatten(value) for key, value in problems.items()}
+            values, errors = validate(AvailabilityIn, body)
             if values is not None:
                 outcome = attempt(
                     request,
@@ -107,7 +106,7 @@ def availability(request: HttpRequest) -> HttpResponse:
                 if outcome.ok:
                     messages.success(request, _("Your availability is saved."))
                     return redirect("availability")
-                errors = {key: _flatten(value) for key, value in (outcome.error.errors or {}).items()}
+                errors = {key: field_messages(value) for key, value in (outcome.error.errors or {}).items()}
         status = 400
     context = {
         "form": form,
@@ -127,15 +126,6 @@ def availability(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/availability.html", context, status=status)
 
 
-def _flatten(problems: Any) -> list[str]:
-    """Messages of a (possibly nested, per list item) validation error, as one list."""
-    if isinstance(problems, dict):
-        return [message for value in problems.values() for message in _flatten(value)]
-    if isinstance(problems, list):
-        return [message for value in problems for message in _flatten(value)]
-    return [str(problems)]
-
-
 @require_POST
 @page(role=Role.STUDENT)
 def booking_review(request: HttpRequest, booking_id) -> HttpResponse:
@@ -144,7 +134,7 @@ def booking_review(request: HttpRequest, booking_id) -> HttpResponse:
     body = {"rating": int(rating) if rating.isdigit() else rating, "comment": request.POST.get("comment", "")}
     values, errors = validate(ReviewIn, body)
     if values is None:
-        for problem in _flatten(errors):
+        for problem in field_messages(errors):
             messages.error(request, problem)
     elif attempt(request, services.review_create, booking_id=booking_id, user=request.user, **values).ok:
         messages.success(request, _("Thank you for your review."))

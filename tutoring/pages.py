@@ -8,6 +8,7 @@ the API calls and show its answer.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -36,15 +37,17 @@ from tutoring import selectors, services
 from tutoring.access import has_role
 from tutoring.api.auth import LOCKED_OUT
 from tutoring.api.ratelimit import PasswordResetRateLimit, request_rate_check, reset_address_rate_check
-from tutoring.models import BookingStatus, Role
+from tutoring.models import Booking, BookingStatus, Role
+from tutoring.money import STRIPE_CURRENCIES, from_minor_units, minor_digits, to_minor_units
 from tutoring.serializers import (
     BookingCreateIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
     RegisterIn,
+    TutorPatchIn,
     TutorSearchIn,
 )
-from tutoring.web import STRIPE_JS, attempt, csp_allow, found, json_page, page, page_of, validate
+from tutoring.web import STRIPE_JS, attempt, csp_allow, field_messages, found, json_page, page, page_of, validate
 
 DURATIONS = range(15, 241, 15)
 
@@ -201,6 +204,10 @@ def register_page(request: HttpRequest) -> HttpResponse:
             outcome = attempt(request, services.user_register, **values, language=get_language())
             if outcome.ok:
                 login(request, outcome.value, backend="django.contrib.auth.backends.ModelBackend")
+                if values["role"] == Role.TUTOR:
+                    # A tutor without a rate cannot be booked: the profile is the first thing to fill in.
+                    messages.success(request, _("Welcome! Set your rate and subjects so students can book you."))
+                    return redirect("profile")
                 messages.success(request, _("Welcome! Your account is ready."))
                 return redirect(_next_url(request))
             errors = outcome.error.errors or {}
@@ -396,12 +403,78 @@ def booking_join(request: HttpRequest, booking_id) -> HttpResponse:
     return redirect("classroom", session_id=session.pk)
 
 
+# --- a tutor's own profile ------------------------------------------------------------------------
+
+
+def _profile_form(profile) -> dict[str, str]:
+    """The stored profile as the page's fields: the rate as people write it ("45.00"), subjects joined."""
+    rate, currency = profile.hourly_rate, profile.currency
+    return {
+        "hourlyRate": "" if rate is None else f"{from_minor_units(rate, currency):.{minor_digits(currency)}f}",
+        "currency": profile.currency,
+        "subjects": ", ".join(subject.name for subject in profile.subjects.all()),
+        "bio": profile.bio,
+    }
+
+
+def _profile_body(form, currency: str) -> tuple[dict, dict[str, list[str]]]:
+    """The page's fields as `PATCH /api/tutors/me`'s body (the rate in minor units of `currency`)."""
+    body: dict = {
+        "currency": currency,
+        "subjects": [name.strip() for name in re.split(r"[,;，、\n]", form.get("subjects", "")) if name.strip()],
+        "bio": form.get("bio", ""),
+        "hourlyRate": None,
+    }
+    typed = form.get("hourlyRate", "").strip()
+    if typed:
+        body["hourlyRate"] = to_minor_units(typed, currency)
+        if body["hourlyRate"] is None:
+            example = f"{45:.{minor_digits(currency)}f}" if minor_digits(currency) else "4500"
+            problem = _("Write the rate as a number, for example %(example)s.") % {"example": example}
+            return body, {"hourlyRate": [problem]}
+    return body, {}
+
+
+@page(role=Role.TUTOR)
+def profile(request: HttpRequest) -> HttpResponse:
+    """A tutor's rate, currency, subjects and bio, saved by `tutor_profile_update` as the API saves them."""
+    current = found(selectors.tutor_get, tutor_id=request.user.pk)
+    # Prices, earnings and withdrawals share the tutor's currency: it is frozen by the first booking.
+    currency_frozen = Booking.objects.filter(tutor=request.user).exists()
+    form, errors, status = _profile_form(current), {}, 200
+    if request.method == "POST":
+        form = request.POST
+        currency = current.currency if currency_frozen else form.get("currency", "").strip().lower()
+        body, errors = _profile_body(form, currency if currency in STRIPE_CURRENCIES else current.currency)
+        body["currency"] = currency
+        if not errors:
+            values, errors = validate(TutorPatchIn, body)
+            if values is not None:
+                outcome = attempt(
+                    request, services.tutor_profile_update, user=request.user, fields=set(values), **values
+                )
+                if outcome.ok:
+                    messages.success(request, _("Your profile is saved."))
+                    return redirect("profile")
+                errors = {key: field_messages(value) for key, value in (outcome.error.errors or {}).items()}
+        status = 400
+    context = {
+        "form": form,
+        "errors": errors,
+        "currencies": sorted(STRIPE_CURRENCIES),
+        "currency_frozen": currency_frozen,
+        "profile_url": reverse("tutor", args=[request.user.pk]),
+    }
+    return render(request, "pages/profile.html", context, status=status)
+
+
 urlpatterns = [
     path("", home, name="home"),
     path("tutors/<uuid:tutor_id>", tutor, name="tutor"),
     path("login", login_page, name="login"),
     path("logout", logout_page, name="logout"),
     path("register", register_page, name="register"),
+    path("profile", profile, name="profile"),
     path("access-token", access_token, name="access-token"),
     path("bookings", bookings, name="bookings"),
     path("bookings/<uuid:booking_id>", booking, name="booking"),

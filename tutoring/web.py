@@ -131,7 +131,16 @@ def validate(serializer_class: type[Serializer], data: dict[str, Any]) -> tuple[
     serializer = serializer_class(data=data)
     if serializer.is_valid():
         return serializer.validated_data, {}
-    return None, validation_errors(serializer.errors)
+    return None, {key: field_messages(value) for key, value in validation_errors(serializer.errors).items()}
+
+
+def field_messages(problems: Any) -> list[str]:
+    """A field's messages as one flat list, also where a list's items have their own (`{0: [...]}`)."""
+    if isinstance(problems, dict):
+        return [message for value in problems.values() for message in field_messages(value)]
+    if isinstance(problems, list):
+        return [message for value in problems for message in field_messages(value)]
+    return [str(problems)]
 
 
 def found(selector: Callable[..., T], /, **kwargs: Any) -> T:

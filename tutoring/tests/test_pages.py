@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from live.models import Session
 from payments.models import Payment, Refund
 from payments.tests.factories import intent_for, paid_booking
-from tutoring.models import Booking, BookingStatus, User
+from tutoring.models import Booking, BookingStatus, TutorProfile, User
 from tutoring.tests.factories import PASSWORD, BookingFactory, TutorFactory
 from tutoring.tests.utils import csp
 
@@ -164,6 +164,7 @@ def test_register_creates_the_account_through_the_service_and_signs_in(client):
         "/register", {"name": "T", "email": "t@example.test", "password": "a-long-pass-314", "role": "tutor"}
     )
     assert tutor.status_code == 302 and User.objects.get(email="t@example.test").tutor_profile.hourly_rate is None
+    assert tutor["Location"] == "/profile"
 
 
 def test_register_shows_the_services_errors(client, student):
@@ -178,6 +179,73 @@ def test_register_shows_the_services_errors(client, student):
     )
     assert staff.status_code == 400 and "role" in staff.context["errors"]
     assert User.objects.count() == 1
+
+
+# --- a tutor's own profile -----------------------------------------------------------------------------
+
+
+def test_a_new_tutor_sets_rate_subjects_and_bio_and_students_can_book_them(browser_for):
+    tutor = User.objects.create_user(email="new@tutor.test", password=PASSWORD, name="New Tutor", role="tutor")
+    TutorProfile.objects.create(user=tutor)
+    page = browser_for(tutor)
+    shown = page.get("/profile")
+    assert shown.status_code == 200 and shown.context["form"]["hourlyRate"] == ""
+    assert b'<label for="hourlyRate">' in shown.content and b'<label for="subjects">' in shown.content
+
+    saved = page.post(
+        "/profile", {"hourlyRate": "45.50", "currency": "EUR", "subjects": "Physics, Chemistry, physics", "bio": " Hi "}
+    )
+    assert saved.status_code == 302 and saved["Location"] == "/profile"
+    profile = TutorProfile.objects.get(user=tutor)
+    assert (profile.hourly_rate, profile.currency, profile.bio) == (4550, "eur", "Hi")
+    assert [s.name for s in profile.subjects.order_by("position")] == ["Physics", "Chemistry"]
+    assert page.get("/profile").context["form"] == {
+        "hourlyRate": "45.50",
+        "currency": "eur",
+        "subjects": "Physics, Chemistry",
+        "bio": "Hi",
+    }
+    # What the student sees on the profile, and the price of a booking made from it.
+    public = page.get(f"/tutors/{tutor.pk}")
+    assert "€45.50".encode() in public.content
+
+
+def test_the_profile_rate_is_written_in_the_currency_and_bad_input_changes_nothing(browser_for):
+    tutor = TutorFactory(profile__hourly_rate=6000, profile__currency="usd")
+    page = browser_for(tutor)
+    yen = page.post("/profile", {"hourlyRate": "5000", "currency": "jpy", "subjects": "Go", "bio": ""})
+    assert yen.status_code == 302
+    assert TutorProfile.objects.values_list("hourly_rate", "currency").get(user=tutor) == (5000, "jpy")
+
+    for body, field in (
+        ({"hourlyRate": "45.5", "currency": "jpy"}, "hourlyRate"),  # yen have no decimals
+        ({"hourlyRate": "lots", "currency": "jpy"}, "hourlyRate"),
+        ({"hourlyRate": "0.50", "currency": "usd"}, "hourlyRate"),  # under the minimum
+        ({"hourlyRate": "4500", "currency": "xyz"}, "currency"),
+        ({"hourlyRate": "45", "currency": "usd", "subjects": "x" * 101}, "subjects"),
+    ):
+        refused = page.post("/profile", {"subjects": "Go", "bio": "", **body})
+        assert refused.status_code == 400 and refused.context["errors"][field], body
+        assert all(isinstance(message, str) for message in refused.context["errors"][field])
+    assert TutorProfile.objects.values_list("hourly_rate", "currency").get(user=tutor) == (5000, "jpy")
+    assert [s.name for s in TutorProfile.objects.get(user=tutor).subjects.all()] == ["Go"]
+
+
+def test_the_currency_is_frozen_on_the_profile_page_once_booked(browser_for):
+    booking = BookingFactory(tutor__profile__currency="usd")
+    page = browser_for(booking.tutor)
+    shown = page.get("/profile")
+    assert shown.context["currency_frozen"] is True and b'id="currency" name="currency" aria-describedby' in shown.content
+    assert b"disabled" in shown.content
+    # A disabled select sends nothing, and a forged one is ignored: the rate still saves, in usd.
+    saved = page.post("/profile", {"hourlyRate": "70", "currency": "gbp", "subjects": "Maths", "bio": ""})
+    assert saved.status_code == 302
+    assert TutorProfile.objects.values_list("hourly_rate", "currency").get(user=booking.tutor) == (7000, "usd")
+
+
+def test_only_tutors_have_the_profile_page(browser_for, student):
+    assert browser_for(student).get("/profile").status_code == 403
+    assert Client().get("/profile")["Location"] == "/login?next=/profile"
 
 
 # --- the realtime token ------------------------------------------------------------------------------
