@@ -21,10 +21,21 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_lazy
 
 from live import selectors
-from live.models import Connection, Message, Participant, Presence, Session, SessionStatus
+from live.models import (
+    Connection,
+    EventType,
+    Message,
+    Participant,
+    ParticipantRole,
+    Presence,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)
 from live.realtime import broadcast, broadcast_many
 from live.serializers import session_event
 from live.video import AccessGrant, get_video_provider
@@ -40,6 +51,11 @@ logger = logging.getLogger(__name__)
 SESSION_UPDATED = "session_updated"
 PARTICIPANT_UPDATED = "participant_updated"
 MESSAGE = "message"
+MUTED = "muted"
+REMOVED = "removed"
+# A bus event for one user's connections only (`muted`, `removed`): the transports hand its inner
+# event to that user's connections in the session and to no one else (live.realtime.events.direct).
+DIRECT = "live.direct"
 
 # Participant state by its contract name: what clients may set, and what the provider reports too.
 CLIENT_STATE = {
@@ -51,6 +67,14 @@ CLIENT_STATE = {
 STATE = {**CLIENT_STATE, "isConnected": "is_connected"}
 
 MESSAGE_MAX_LENGTH = 2000
+
+# The record's event for a participant state turned on / off.
+STATE_EVENTS = {
+    "handRaised": (EventType.HAND_RAISE, EventType.HAND_LOWER),
+    "isAudioEnabled": (EventType.AUDIO_ON, EventType.AUDIO_OFF),
+    "isVideoEnabled": (EventType.VIDEO_ON, EventType.VIDEO_OFF),
+    "isScreenSharing": (EventType.SCREEN_SHARE_START, EventType.SCREEN_SHARE_STOP),
+}
 
 
 def room_name_for(booking: Booking) -> str:
@@ -106,6 +130,7 @@ def session_token_issue(*, session: Session, user: User) -> AccessGrant:
     """The caller's own provider token for the session's room; never another party's (docs/api.md "Live classroom")."""
     if selectors.party_role(session=session, user=user) is None:
         raise Forbidden(PARTIES_ONLY)
+    _check_not_removed(session=session, user=user)
     return get_video_provider().access_token(identity=str(user.pk), room_name=session.room_name)
 
 
@@ -145,6 +170,7 @@ def session_start(*, session_id: Any, user: User) -> Session:
         session.status = SessionStatus.ACTIVE
         session.actual_start_time = now
         session.save(update_fields=["room_sid", "status", "actual_start_time", "updated_at"])
+        event_record(session_id=session.pk, type=EventType.START, actor_id=user.pk, timestamp=now)
         broadcast(session.pk, SESSION_UPDATED, session_event(session))
     return session
 
@@ -154,10 +180,10 @@ def session_end(*, session_id: Any, user: User) -> Session:
     session = selectors.session_get_for_user(session_id=session_id, user=user, staff_allowed=True)
     if user.pk != session.booking.tutor_id and not has_role(user, Role.STAFF):
         raise Forbidden(gettext("Only the tutor or staff can end the class."))
-    return session_complete(session_id=session.pk, complete_room=True)
+    return session_complete(session_id=session.pk, complete_room=True, actor_id=user.pk)
 
 
-def session_complete(*, session_id: Any, complete_room: bool) -> Session:
+def session_complete(*, session_id: Any, complete_room: bool, actor_id: Any = None) -> Session:
     """`active` → `completed`, and the booking `completed`: its tutor's share is released once the
     earnings hold has passed (`payments.services.earnings_release`).
 
@@ -176,6 +202,7 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
         session.status = SessionStatus.COMPLETED
         session.actual_end_time = timezone.now()
         session.save(update_fields=["status", "actual_end_time", "updated_at"])
+        event_record(session_id=session.pk, type=EventType.END, actor_id=actor_id, timestamp=session.actual_end_time)
         try:
             session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
         except Conflict:
@@ -188,17 +215,65 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
 # --- participants -----------------------------------------------------------------------------------
 
 
-def _participant_apply(*, session_id: Any, user_id: Any, updates: Mapping[str, bool]) -> Participant | None:
-    """Store `updates` (contract names → booleans) and publish what actually changed."""
+def _participant_apply(
+    *,
+    session_id: Any,
+    user_id: Any,
+    updates: Mapping[str, bool],
+    via: str = "realtime",
+    timestamp: Any = None,
+    unmute: bool = False,
+) -> Participant | None:
+    """Store `updates` (contract names → booleans), record and publish what actually changed.
+
+    With `unmute` (the participant's own update) turning a muted track on lifts the tutor's mute and
+    restores its forwarding at the provider.
+    """
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().filter(session_id=session_id, user_id=user_id).first()
+        participant = (
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("session__booking")
+            .filter(session_id=session_id, user_id=user_id)
+            .first()
+        )
         if participant is None:
             return None
-        changed = {key: value for key, value in updates.items() if getattr(participant, STATE[key]) != value}
+        changed: dict[str, bool] = {
+            key: value for key, value in updates.items() if getattr(participant, STATE[key]) != value
+        }
+        fields = [STATE[key] for key in changed]
+        if unmute:
+            lifted = {
+                name: False
+                for name, field, key in (
+                    ("audioMuted", "audio_muted", "isAudioEnabled"),
+                    ("videoMuted", "video_muted", "isVideoEnabled"),
+                )
+                if updates.get(key) is True and getattr(participant, field)
+            }
+            for name in lifted:
+                setattr(participant, MUTE_FIELDS[name], False)
+                fields.append(MUTE_FIELDS[name])
+            changed.update(lifted)
         if changed:
             for key, value in changed.items():
-                setattr(participant, STATE[key], value)
-            participant.save(update_fields=[*(STATE[key] for key in changed), "updated_at"])
+                if key in STATE:
+                    setattr(participant, STATE[key], value)
+            participant.save(update_fields=[*fields, "updated_at"])
+            if unmute and ("audioMuted" in changed or "videoMuted" in changed):
+                _forwarding_apply(participant.session, participant)
+            events = [
+                SessionEvent(
+                    session_id=session_id,
+                    type=STATE_EVENTS[key][0 if value else 1],
+                    actor_id=user_id,
+                    data={"via": via},
+                    timestamp=timestamp or timezone.now(),
+                )
+                for key, value in changed.items()
+                if key in STATE_EVENTS
+            ]
+            SessionEvent.objects.bulk_create(events)
             broadcast(session_id, PARTICIPANT_UPDATED, {"participantId": str(user_id), "updates": changed})
     return participant
 
@@ -220,7 +295,221 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
     session = selectors.session_get_for_party(session_id=session_id, user=user)
     if session.status == SessionStatus.COMPLETED:
         raise Conflict(gettext("The class has ended."))
-    return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
+    return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates, unmute=True)
+
+
+# --- moderation (docs/classroom.md "Moderation") ------------------------------------------------------------
+
+MUTE_FIELDS = {"audioMuted": "audio_muted", "videoMuted": "video_muted"}
+REMOVED_MESSAGE = gettext_lazy("You were removed from this class; the tutor can admit you again.")
+
+
+def _direct(session_id: Any, user_id: Any, event: str, data: dict) -> None:
+    """Publish `event` to `user_id`'s connections in the session only."""
+    payload = {"sessionId": str(session_id), "userId": str(user_id), "event": event, "data": data}
+    broadcast(session_id, DIRECT, payload)
+
+
+def _forwarding_apply(session: Session, student: Participant) -> None:
+    """Tell the provider which of the student's tracks the tutor may receive (the muted ones not)."""
+    kinds = [kind for kind, muted in (("audio", student.audio_muted), ("video", student.video_muted)) if muted]
+    get_video_provider().subscriptions_set(
+        room_sid=session.room_sid,
+        subscriber=str(session.booking.tutor_id),
+        publisher=str(student.user_id),
+        excluded_kinds=kinds,
+    )
+
+
+def _moderation_target(*, session_id: Any, user: User, participant_id: Any, action: str) -> tuple[Session, Participant]:
+    """The session (locked) and the participant the tutor acts on; the tutor never acts on themselves."""
+    session = selectors.session_get_for_user(
+        session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
+    )
+    if user.pk != session.booking.tutor_id:
+        raise Forbidden(gettext("Only the tutor can moderate the class."))
+    if session.status == SessionStatus.COMPLETED:
+        raise Conflict(gettext("The class has ended."))
+    try:
+        participant_uuid = uuid.UUID(str(participant_id))
+    except ValueError:
+        participant_uuid = None
+    participant = (
+        Participant.objects.select_for_update()
+        .select_related("user")
+        .filter(session=session, user_id=participant_uuid)
+        .first()
+        if participant_uuid is not None
+        else None
+    )
+    if participant is None:
+        raise NotFound(gettext("Participant not found."))
+    if participant.role != ParticipantRole.STUDENT:
+        message = gettext("Only the student can be %(action)s.") % {"action": action}
+        raise ApplicationError(
+            gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"participantId": [message]}
+        )
+    participant.session = session
+    return session, participant
+
+
+def _flag(value: Any, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    message = gettext("%(name)s must be a boolean.") % {"name": name}
+    raise ApplicationError(gettext("Invalid input. %(problem)s") % {"problem": message}, errors={name: [message]})
+
+
+def participant_mute(
+    *, session_id: Any, user: User, participant_id: Any, audio: Any = None, video: Any = None
+) -> Participant:
+    """The tutor mutes (or, with `false`, unmutes) the student's audio and/or video; audio when neither
+    is given. The provider stops forwarding the muted tracks to the tutor; the student's muted track
+    is marked off, the room is told (`participant_updated`) and so is the student (`muted`)."""
+    audio, video = _flag(audio, "audio"), _flag(video, "video")
+    if audio is None and video is None:
+        audio = True
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id, user=user, participant_id=participant_id, action=gettext("muted")
+        )
+        changed: dict[str, bool] = {}
+        for name, value, state in (("audioMuted", audio, "isAudioEnabled"), ("videoMuted", video, "isVideoEnabled")):
+            if value is None or getattr(participant, MUTE_FIELDS[name]) == value:
+                continue
+            changed[name] = value
+            setattr(participant, MUTE_FIELDS[name], value)
+            if value and getattr(participant, STATE[state]):
+                changed[state] = False
+                setattr(participant, STATE[state], False)
+        if changed:
+            participant.save(update_fields=[MUTE_FIELDS.get(key) or STATE[key] for key in changed] + ["updated_at"])
+            _forwarding_apply(session, participant)
+            event_record(
+                session_id=session.pk,
+                type=EventType.MUTE,
+                actor_id=user.pk,
+                data={
+                    "participantId": str(participant.user_id),
+                    "audio": participant.audio_muted,
+                    "video": participant.video_muted,
+                },
+            )
+            broadcast(session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": changed})
+            _direct(
+                session.pk,
+                participant.user_id,
+                MUTED,
+                {"sessionId": str(session.pk), "audio": participant.audio_muted, "video": participant.video_muted},
+            )
+    return participant
+
+
+def participant_remove(*, session_id: Any, user: User, participant_id: Any) -> Participant:
+    """The tutor removes the student: disconnected at the provider, out of the realtime room (their
+    connections receive `removed`), and refused tokens, joins and video until admitted."""
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id, user=user, participant_id=participant_id, action=gettext("removed")
+        )
+        if participant.removed:
+            return participant
+        get_video_provider().participant_disconnect(room_sid=session.room_sid, identity=str(participant.user_id))
+        participant.removed = True
+        participant.save(update_fields=["removed", "updated_at"])
+        event_record(
+            session_id=session.pk,
+            type=EventType.REMOVE,
+            actor_id=user.pk,
+            data={"participantId": str(participant.user_id)},
+        )
+        broadcast(
+            session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": {"removed": True}}
+        )
+        _direct(session.pk, participant.user_id, REMOVED, {"sessionId": str(session.pk)})
+        # Their connections leave the room now, as far as presence goes; the transports drop the
+        # subscriptions when the `removed` event reaches them.
+        presences = Presence.objects.filter(session=session, connection__user_id=participant.user_id)
+        _presences_end(list(presences.values_list("connection_id", "session_id", "connection__user_id")))
+        presences.delete()
+    _presence_settle([(session.pk, participant.user_id)])
+    participant.refresh_from_db()
+    return participant
+
+
+def participant_admit(*, session_id: Any, user: User, participant_id: Any) -> Participant:
+    """The tutor lets a removed student back in."""
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id, user=user, participant_id=participant_id, action=gettext("admitted")
+        )
+        if participant.removed:
+            participant.removed = False
+            participant.save(update_fields=["removed", "updated_at"])
+            event_record(
+                session_id=session.pk,
+                type=EventType.ADMIT,
+                actor_id=user.pk,
+                data={"participantId": str(participant.user_id)},
+            )
+            broadcast(
+                session.pk,
+                PARTICIPANT_UPDATED,
+                {"participantId": str(participant.user_id), "updates": {"removed": False}},
+            )
+    return participant
+
+
+def _check_not_removed(*, session: Session, user: User) -> None:
+    if Participant.objects.filter(session=session, user=user, removed=True).exists():
+        raise Forbidden(REMOVED_MESSAGE)
+
+
+# --- the record (docs/classroom.md "The record") ---------------------------------------------------------------
+
+
+def event_record(
+    *,
+    session_id: Any,
+    type: str,
+    actor_id: Any = None,
+    data: dict | None = None,
+    timestamp: Any = None,
+    dedup_key: str | None = None,
+) -> SessionEvent | None:
+    """Append one event to the session's record; None if an event of `dedup_key` is there already."""
+    event = SessionEvent(
+        session_id=session_id,
+        type=type,
+        actor_id=actor_id,
+        data=data or {},
+        timestamp=timestamp or timezone.now(),
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        event.save(force_insert=True)
+        return event
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return event
+
+
+def _presences_end(triples: Iterable[tuple[Any, Any, Any]]) -> None:
+    """Record `leave` for each (connection, session, user) whose presence ends now."""
+    now = timezone.now()
+    SessionEvent.objects.bulk_create(
+        SessionEvent(
+            session_id=session_id,
+            type=EventType.LEAVE,
+            actor_id=user_id,
+            data={"via": "realtime", "connection": str(connection_id)},
+            timestamp=now,
+        )
+        for connection_id, session_id, user_id in triples
+    )
 
 
 # --- chat -------------------------------------------------------------------------------------------
@@ -351,7 +640,9 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
 def realtime_join_check(*, session_id: Any, user: User) -> Session:
     """A party may enter the session's room (`join`): counted against RATE_LIMIT_REALTIME_JOIN."""
     rate_check([Bucket(key=f"rt-join:user:{user.pk}", rate=rate(settings.RATE_LIMIT_REALTIME_JOIN))])
-    return selectors.session_get_for_party(session_id=session_id, user=user)
+    session = selectors.session_get_for_party(session_id=session_id, user=user)
+    _check_not_removed(session=session, user=user)
+    return session
 
 
 def _expiry() -> Any:
@@ -422,22 +713,35 @@ def presence_enter(*, connection_id: uuid.UUID, process_id: uuid.UUID, session_i
     Connection.objects.get_or_create(
         id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
     )
-    Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+    _, created = Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+    if created:
+        event_record(
+            session_id=session_id,
+            type=EventType.JOIN,
+            actor_id=user.pk,
+            data={"via": "realtime", "connection": str(connection_id)},
+        )
     _presence_settle([(session_id, user.pk)])
 
 
 def presence_exit(*, connection_id: uuid.UUID, session_id: Any, user: User) -> None:
     """The connection left the session; the user's last connection there marks them disconnected."""
-    Presence.objects.filter(connection_id=connection_id, session_id=session_id).delete()
+    deleted, _ = Presence.objects.filter(connection_id=connection_id, session_id=session_id).delete()
+    if deleted:
+        _presences_end([(connection_id, session_id, user.pk)])
     _presence_settle([(session_id, user.pk)])
 
 
 def _connections_drop(queryset) -> int:
-    """Delete connections (and so their presences) and settle the presence they held."""
-    pairs = list(
-        Presence.objects.filter(connection__in=queryset).values_list("session_id", "connection__user_id").distinct()
+    """Delete connections (and so their presences), record their leaving and settle the presence they held."""
+    triples = list(
+        Presence.objects.filter(connection__in=queryset).values_list(
+            "connection_id", "session_id", "connection__user_id"
+        )
     )
+    pairs = {(session_id, user_id) for _, session_id, user_id in triples}
     _, deleted = queryset.delete()
+    _presences_end(triples)
     _presence_settle(pairs)
     return deleted.get(Connection._meta.label, 0)
 
@@ -522,6 +826,41 @@ def video_callback_handle(*, params: Mapping[str, str]) -> str:
         user_id = uuid.UUID(params.get("ParticipantIdentity", ""))
     except ValueError:
         return f"ignored {event}: unknown identity"
-    if _participant_apply(session_id=session.pk, user_id=user_id, updates=updates) is None:
+    participant = Participant.objects.filter(session=session, user_id=user_id).first()
+    if participant is None:
         return f"ignored {event}: unknown identity"
+    at = _provider_time(params.get("Timestamp", ""))
+    if "isConnected" in updates:
+        # Twilio numbers a room's callbacks: a retried callback is the same number and is recorded once.
+        sequence = params.get("SequenceNumber", "")
+        event_record(
+            session_id=session.pk,
+            type=EventType.VIDEO_CONNECTED if updates["isConnected"] else EventType.VIDEO_DISCONNECTED,
+            actor_id=user_id,
+            data={"via": "video", "connection": params.get("ParticipantSid", "")},
+            timestamp=at,
+            dedup_key=f"twilio:{session.room_sid}:{sequence}:{event}" if sequence else None,
+        )
+        if updates["isConnected"] and participant.removed:
+            # Connected with a token issued before the removal: disconnected again at once.
+            get_video_provider().participant_disconnect(room_sid=session.room_sid, identity=str(user_id))
+            return f"{event}: removed participant disconnected"
+        if updates["isConnected"] and participant.role == ParticipantRole.TUTOR:
+            # A new connection of the tutor starts with Twilio's default rules (everything): the
+            # student's muted tracks are excluded again.
+            student = Participant.objects.filter(session=session, role=ParticipantRole.STUDENT).first()
+            if student is not None and (student.audio_muted or student.video_muted):
+                _forwarding_apply(session, student)
+    _participant_apply(session_id=session.pk, user_id=user_id, updates=updates, via="video", timestamp=at)
     return f"{event}: applied"
+
+
+def _provider_time(value: str) -> Any:
+    """Twilio's `Timestamp` of the event (ISO 8601), else now."""
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return timezone.now()
+    return parsed

@@ -9,8 +9,11 @@ from rest_framework.response import Response
 from live import selectors, services
 from live.models import ParticipantRole
 from live.serializers import (
+    EventListOut,
+    EventOut,
     MessageListOut,
     MessageOut,
+    MuteIn,
     ParticipantListOut,
     ParticipantOut,
     SessionCreateIn,
@@ -18,9 +21,10 @@ from live.serializers import (
     SessionJoinOut,
     SessionOut,
     SessionStartOut,
+    StatsOut,
     TokenOut,
 )
-from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
+from tutoring.api.pagination import PAGE_PARAMS, Key, page_response, paginate
 from tutoring.api.validation import validated
 from tutoring.api.viewsets import ApiViewSet
 
@@ -83,3 +87,51 @@ class SessionViewSet(ApiViewSet):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user)
         rows, next_cursor = paginate(selectors.message_list(session=session), request.query_params)
         return Response(page_response("messages", rows, next_cursor, MessageOut))
+
+    # --- moderation (docs/classroom.md) ---------------------------------------------------------------
+
+    @extend_schema(request=MuteIn, responses=ParticipantOut, tags=["live"])
+    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/mute")
+    def mute(self, request, session_id, user_id):
+        body = validated(MuteIn, request)
+        participant = services.participant_mute(
+            session_id=session_id, user=request.user, participant_id=user_id, audio=body["audio"], video=body["video"]
+        )
+        return Response(ParticipantOut(participant).data)
+
+    @extend_schema(request=None, responses=ParticipantOut, tags=["live"])
+    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/remove")
+    def remove(self, request, session_id, user_id):
+        participant = services.participant_remove(session_id=session_id, user=request.user, participant_id=user_id)
+        return Response(ParticipantOut(participant).data)
+
+    @extend_schema(request=None, responses=ParticipantOut, tags=["live"])
+    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/admit")
+    def admit(self, request, session_id, user_id):
+        participant = services.participant_admit(session_id=session_id, user=request.user, participant_id=user_id)
+        return Response(ParticipantOut(participant).data)
+
+    # --- the record -----------------------------------------------------------------------------------
+
+    @extend_schema(
+        parameters=PAGE_PARAMS,
+        responses=EventListOut,
+        tags=["live"],
+        operation_id="live_sessions_events_list",
+        description="Everything that happened in the session, oldest first.",
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request, session_id):
+        session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
+        rows, next_cursor = paginate(selectors.event_list(session=session), request.query_params, order=OLDEST_FIRST)
+        return Response(page_response("events", rows, next_cursor, EventOut))
+
+    @extend_schema(responses=StatsOut, tags=["live"], operation_id="live_sessions_stats_retrieve")
+    @action(detail=True, methods=["get"])
+    def stats(self, request, session_id):
+        session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
+        return Response(StatsOut(selectors.session_stats(session=session)).data)
+
+
+# The record reads oldest first; the increasing `seq` orders events of one timestamp.
+OLDEST_FIRST = (Key("timestamp", ascending=True), Key("pk", ascending=True))

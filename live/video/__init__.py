@@ -55,6 +55,16 @@ class VideoProvider(ABC):
     def access_token(self, *, identity: str, room_name: str) -> AccessGrant:
         """A short-lived token that lets `identity` (a user id) into `room_name` only."""
 
+    @abstractmethod
+    def subscriptions_set(self, *, room_sid: str, subscriber: str, publisher: str, excluded_kinds: list[str]) -> None:
+        """`subscriber` receives every track in the room except `publisher`'s tracks of `excluded_kinds`
+        (audio, video). A subscriber not in the room has nothing to change (its next connection is
+        handled when the provider reports it)."""
+
+    @abstractmethod
+    def participant_disconnect(self, *, room_sid: str, identity: str) -> None:
+        """Disconnect `identity` from the room; someone not connected counts as done."""
+
 
 def get_video_provider() -> VideoProvider:
     if settings.TWILIO_SANDBOX:
@@ -82,3 +92,10 @@ def signed_access_token(
         room_name=room_name,
         expires_at=datetime.fromtimestamp(expires, tz=UTC),
     )
+
+
+def subscribe_rules(*, publisher: str, excluded_kinds: list[str]) -> list[dict]:
+    """Twilio track subscription rules: everything, except `publisher`'s tracks of the excluded kinds."""
+    rules: list[dict] = [{"type": "include", "all": True}]
+    rules += [{"type": "exclude", "publisher": publisher, "kind": kind} for kind in excluded_kinds]
+    return rules

@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from live.video import AccessGrant, Room, VideoProvider, signed_access_token, status_callback_url
+from live.video import AccessGrant, Room, VideoProvider, signed_access_token, status_callback_url, subscribe_rules
 from tutoring.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -92,3 +92,26 @@ class TwilioVideoProvider(VideoProvider):
             room_name=room_name,
             ttl=settings.TWILIO_TOKEN_TTL_SECONDS,
         )
+
+    def subscriptions_set(self, *, room_sid: str, subscriber: str, publisher: str, excluded_kinds: list[str]) -> None:
+        try:
+            try:
+                self.rooms(room_sid).participants(subscriber).subscribe_rules.update(
+                    rules=subscribe_rules(publisher=publisher, excluded_kinds=excluded_kinds)
+                )
+            except TwilioRestException as exc:
+                if exc.status != 404:
+                    raise
+                # Not connected: its next connection gets the rules when Twilio reports it.
+        except FAILURES as exc:
+            raise self._fail("subscribe rules update", exc) from exc
+
+    def participant_disconnect(self, *, room_sid: str, identity: str) -> None:
+        try:
+            try:
+                self.rooms(room_sid).participants(identity).update(status="disconnected")
+            except TwilioRestException as exc:
+                if exc.status != 404:
+                    raise
+        except FAILURES as exc:
+            raise self._fail("participant disconnect", exc) from exc
