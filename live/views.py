@@ -91,7 +91,7 @@ class SessionViewSet(ApiViewSet):
     # --- moderation (docs/classroom.md) ---------------------------------------------------------------
 
     @extend_schema(request=MuteIn, responses=ParticipantOut, tags=["live"])
-    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/mute")
+    @action(detail=True, methods=["post"], url_path="participants/<uuid:user_id>/mute")
     def mute(self, request, session_id, user_id):
         body = validated(MuteIn, request)
         participant = services.participant_mute(
@@ -100,13 +100,13 @@ class SessionViewSet(ApiViewSet):
         return Response(ParticipantOut(participant).data)
 
     @extend_schema(request=None, responses=ParticipantOut, tags=["live"])
-    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/remove")
+    @action(detail=True, methods=["post"], url_path="participants/<uuid:user_id>/remove")
     def remove(self, request, session_id, user_id):
         participant = services.participant_remove(session_id=session_id, user=request.user, participant_id=user_id)
         return Response(ParticipantOut(participant).data)
 
     @extend_schema(request=None, responses=ParticipantOut, tags=["live"])
-    @action(detail=True, methods=["post"], url_path=r"participants/(?P<user_id>[^/.]+)/admit")
+    @action(detail=True, methods=["post"], url_path="participants/<uuid:user_id>/admit")
     def admit(self, request, session_id, user_id):
         participant = services.participant_admit(session_id=session_id, user=request.user, participant_id=user_id)
         return Response(ParticipantOut(participant).data)
