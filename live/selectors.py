@@ -149,9 +149,18 @@ def _presence(intervals: list[tuple[datetime, datetime | None]], window: tuple[d
     return Presence(first, last, int(total), present)
 
 
-def session_attendance(*, session: Session, now: datetime | None = None) -> dict[str, Presence]:
-    """Each party's presence ("tutor", "student"), by realtime connection or video, whichever they had."""
-    events = list(SessionEvent.objects.filter(session=session, type__in=[*OPENS, *CLOSES]).order_by("timestamp", "seq"))
+def presence_events() -> QuerySet[SessionEvent]:
+    """The events attendance is computed from, in order (also for prefetching many sessions' at once)."""
+    return SessionEvent.objects.filter(type__in=[*OPENS, *CLOSES]).order_by("timestamp", "seq")
+
+
+def session_attendance(
+    *, session: Session, now: datetime | None = None, events: list[SessionEvent] | None = None
+) -> dict[str, Presence]:
+    """Each party's presence ("tutor", "student"), by realtime connection or video, whichever they had.
+    `events`: the session's `presence_events()` when the caller has them already."""
+    if events is None:
+        events = list(presence_events().filter(session=session))
     window = None
     if session.actual_start_time is not None:
         window = (session.actual_start_time, session.actual_end_time or now or timezone.now())
@@ -173,3 +182,17 @@ def session_stats(*, session: Session) -> dict[str, Any]:
         "hand_raises_count": SessionEvent.objects.filter(session=session, type=EventType.HAND_RAISE).count(),
         "attendance": session_attendance(session=session, now=now),
     }
+
+
+def attendance_summary(*, session: Session | None, events: list[SessionEvent] | None = None) -> str:
+    """One line for staff: who was present for how long (the refund queue shows it beside each request)."""
+    if session is None:
+        return "no classroom opened"
+    if session.actual_start_time is None:
+        return "class never started"
+    attendance = session_attendance(session=session, events=events)
+    parts = []
+    for role in (ParticipantRole.STUDENT, ParticipantRole.TUTOR):
+        presence = attendance[role]
+        parts.append(f"{role} {presence.present_seconds} s" if presence.present else f"{role} never present")
+    return ", ".join(parts)

@@ -118,18 +118,18 @@ class EventListOut(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
 
 
-class PresenceOut(serializers.Serializer):
+class AttendancePresenceOut(serializers.Serializer):
     firstJoinedAt = DateTimeField(source="first_joined_at", allow_null=True)
     lastLeftAt = DateTimeField(source="last_left_at", allow_null=True)
     presentSeconds = serializers.IntegerField(source="present_seconds")
 
 
 class AttendanceOut(serializers.Serializer):
-    tutor = PresenceOut()
-    student = PresenceOut()
+    tutor = AttendancePresenceOut()
+    student = AttendancePresenceOut()
 
 
-class StatsOut(serializers.Serializer):
+class SessionStatsOut(serializers.Serializer):
     durationSeconds = serializers.IntegerField(source="duration_seconds")
     messagesCount = serializers.IntegerField(source="messages_count")
     handRaisesCount = serializers.IntegerField(source="hand_raises_count")

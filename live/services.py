@@ -44,7 +44,7 @@ from tutoring.api.errors import REASONS
 from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from tutoring.models import Booking, BookingStatus, Role, User
 from tutoring.ratelimit import Bucket, rate, rate_check, rate_limited, rate_take
-from tutoring.services import booking_complete
+from tutoring.services import booking_complete, booking_mark_missed
 
 logger = logging.getLogger(__name__)
 
@@ -184,8 +184,9 @@ def session_end(*, session_id: Any, user: User) -> Session:
 
 
 def session_complete(*, session_id: Any, complete_room: bool, actor_id: Any = None) -> Session:
-    """`active` → `completed`, and the booking `completed`: its tutor's share is released once the
-    earnings hold has passed (`payments.services.earnings_release`).
+    """`active` → `completed`, and the booking `completed` if the student was present at some moment of
+    the class (its tutor's share is released once the earnings hold has passed:
+    `payments.services.earnings_release`), else `missed` with a refund request for staff.
 
     The session row stays locked while the provider completes the room, so two enders cannot both
     succeed; if the provider fails the transaction rolls back and the session stays active. With
@@ -204,7 +205,13 @@ def session_complete(*, session_id: Any, complete_room: bool, actor_id: Any = No
         session.save(update_fields=["status", "actual_end_time", "updated_at"])
         event_record(session_id=session.pk, type=EventType.END, actor_id=actor_id, timestamp=session.actual_end_time)
         try:
-            session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
+            attendance = selectors.session_attendance(session=session)
+            if attendance[ParticipantRole.STUDENT].present:
+                session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
+            else:
+                # Nobody to teach: the class counts as not held (missed), never as earned.
+                booking_mark_missed(booking_id=session.booking_id, now=session.actual_end_time, student_attended=False)
+                session.booking.refresh_from_db()
         except Conflict:
             # Refunded or cancelled while the class ran: the class is over, but it earns nothing.
             logger.warning("session %s ended; booking %s left as it is", session.pk, session.booking_id)
@@ -321,7 +328,9 @@ def _forwarding_apply(session: Session, student: Participant) -> None:
     )
 
 
-def _moderation_target(*, session_id: Any, user: User, participant_id: Any, action: str) -> tuple[Session, Participant]:
+def _moderation_target(
+    *, session_id: Any, user: User, participant_id: Any, only_student: str
+) -> tuple[Session, Participant]:
     """The session (locked) and the participant the tutor acts on; the tutor never acts on themselves."""
     session = selectors.session_get_for_user(
         session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
@@ -345,7 +354,7 @@ def _moderation_target(*, session_id: Any, user: User, participant_id: Any, acti
     if participant is None:
         raise NotFound(gettext("Participant not found."))
     if participant.role != ParticipantRole.STUDENT:
-        message = gettext("Only the student can be %(action)s.") % {"action": action}
+        message = only_student
         raise ApplicationError(
             gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"participantId": [message]}
         )
@@ -371,7 +380,10 @@ def participant_mute(
         audio = True
     with transaction.atomic():
         session, participant = _moderation_target(
-            session_id=session_id, user=user, participant_id=participant_id, action=gettext("muted")
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be muted."),
         )
         changed: dict[str, bool] = {}
         for name, value, state in (("audioMuted", audio, "isAudioEnabled"), ("videoMuted", video, "isVideoEnabled")):
@@ -410,7 +422,10 @@ def participant_remove(*, session_id: Any, user: User, participant_id: Any) -> P
     connections receive `removed`), and refused tokens, joins and video until admitted."""
     with transaction.atomic():
         session, participant = _moderation_target(
-            session_id=session_id, user=user, participant_id=participant_id, action=gettext("removed")
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be removed."),
         )
         if participant.removed:
             return participant
@@ -441,7 +456,10 @@ def participant_admit(*, session_id: Any, user: User, participant_id: Any) -> Pa
     """The tutor lets a removed student back in."""
     with transaction.atomic():
         session, participant = _moderation_target(
-            session_id=session_id, user=user, participant_id=participant_id, action=gettext("admitted")
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be admitted."),
         )
         if participant.removed:
             participant.removed = False

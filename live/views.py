@@ -21,7 +21,7 @@ from live.serializers import (
     SessionJoinOut,
     SessionOut,
     SessionStartOut,
-    StatsOut,
+    SessionStatsOut,
     TokenOut,
 )
 from tutoring.api.pagination import PAGE_PARAMS, Key, page_response, paginate
@@ -126,11 +126,11 @@ class SessionViewSet(ApiViewSet):
         rows, next_cursor = paginate(selectors.event_list(session=session), request.query_params, order=OLDEST_FIRST)
         return Response(page_response("events", rows, next_cursor, EventOut))
 
-    @extend_schema(responses=StatsOut, tags=["live"], operation_id="live_sessions_stats_retrieve")
+    @extend_schema(responses=SessionStatsOut, tags=["live"], operation_id="live_sessions_stats_retrieve")
     @action(detail=True, methods=["get"])
     def stats(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
-        return Response(StatsOut(selectors.session_stats(session=session)).data)
+        return Response(SessionStatsOut(selectors.session_stats(session=session)).data)
 
 
 # The record reads oldest first; the increasing `seq` orders events of one timestamp.
