@@ -183,3 +183,27 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} by {self.actor_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordingStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    RECORDING = "recording", "Recording"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Recording(models.Model):
+    """A session's recording (docs/classroom.md "Recording"): the provider records while the tutor has it on;
+    when the class ends one composition of everything recorded is made, and its callback makes it ready."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True, related_name="recording")
+    status = models.CharField(max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.IDLE)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    composition_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"recording of {self.session_id} ({self.status})"

@@ -11,12 +11,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from live.models import EventType, Message, Participant, ParticipantRole, Session, SessionEvent
+from live.models import (
+    EventType,
+    Message,
+    Participant,
+    ParticipantRole,
+    Recording,
+    RecordingStatus,
+    Session,
+    SessionEvent,
+)
 from tutoring.access import PARTIES_ONLY, check_booking_access
 from tutoring.errors import Forbidden, NotFound
 from tutoring.models import User
@@ -196,3 +208,43 @@ def attendance_summary(*, session: Session | None, events: list[SessionEvent] | 
         presence = attendance[role]
         parts.append(f"{role} {presence.present_seconds} s" if presence.present else f"{role} never present")
     return ", ".join(parts)
+
+
+# --- recording (docs/classroom.md "Recording") ---------------------------------------------------------------
+
+RECORDING_SALT = "live.recording"
+
+
+def recording_get(*, session: Session) -> Recording:
+    """The session's recording; an unsaved `idle` one if nothing was ever recorded."""
+    return Recording.objects.filter(session=session).first() or Recording(session=session)
+
+
+def recording_link(*, recording: Recording) -> str | None:
+    """A short-lived signed link to the ready recording's file on this site (null before it is ready).
+    Only the parties and staff are given it (the recording's readers); it opens for
+    RECORDING_LINK_TTL_SECONDS and only for that composition."""
+    if recording.status != RecordingStatus.READY or not recording.composition_sid:
+        return None
+    token = signing.TimestampSigner(salt=RECORDING_SALT).sign(recording.composition_sid)
+    return f"/api/live/sessions/{recording.session_id}/recording/media?{urlencode({'token': token})}"
+
+
+def recording_by_link(*, session_id: Any, token: str) -> Recording:
+    """The ready recording a signed link opens; Forbidden if the link is forged, expired or not this session's."""
+    try:
+        composition_sid = signing.TimestampSigner(salt=RECORDING_SALT).unsign(
+            token, max_age=settings.RECORDING_LINK_TTL_SECONDS
+        )
+    except signing.BadSignature:
+        raise Forbidden(LINK_INVALID) from None
+    recording = Recording.objects.filter(
+        session_id=session_uuid(session_id), composition_sid=composition_sid, status=RecordingStatus.READY
+    ).first()
+    if recording is None:
+        raise Forbidden(LINK_INVALID)
+    return recording
+
+
+LINK_INVALID = gettext_lazy("This recording link is invalid or has expired.")
+RECORDING_GONE = gettext_lazy("The recording's file is not available.")

@@ -6,7 +6,16 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from live.models import EventType, Message, ParticipantRole, Session, SessionEvent, SessionStatus
+from live.models import (
+    EventType,
+    Message,
+    ParticipantRole,
+    Recording,
+    RecordingStatus,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)
 from tutoring.api.fields import DateTimeField
 
 
@@ -134,6 +143,27 @@ class SessionStatsOut(serializers.Serializer):
     messagesCount = serializers.IntegerField(source="messages_count")
     handRaisesCount = serializers.IntegerField(source="hand_raises_count")
     attendance = AttendanceOut()
+
+
+class RecordingOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RecordingStatus.choices)
+    startedAt = DateTimeField(source="started_at", allow_null=True)
+    stoppedAt = DateTimeField(source="stopped_at", allow_null=True)
+    url = serializers.SerializerMethodField(
+        help_text="Once ready: a link on this site that opens the file for a short while "
+        "(RECORDING_LINK_TTL_SECONDS); null before."
+    )
+    durationSeconds = serializers.IntegerField(source="duration_seconds", allow_null=True)
+
+    def get_url(self, recording: Recording) -> str | None:
+        from live.selectors import recording_link
+
+        return recording_link(recording=recording)
+
+
+def recording_event(recording: Recording) -> dict:
+    """The `recording_updated` payload."""
+    return {"sessionId": str(recording.session_id), "recording": dict(RecordingOut(recording).data)}
 
 
 def session_event(session: Session) -> dict:

@@ -32,12 +32,14 @@ from live.models import (
     Participant,
     ParticipantRole,
     Presence,
+    Recording,
+    RecordingStatus,
     Session,
     SessionEvent,
     SessionStatus,
 )
 from live.realtime import broadcast, broadcast_many
-from live.serializers import session_event
+from live.serializers import recording_event, session_event
 from live.video import AccessGrant, get_video_provider
 from tutoring.access import PARTIES_ONLY, check_booking_access, has_role
 from tutoring.api.errors import REASONS
@@ -53,6 +55,7 @@ PARTICIPANT_UPDATED = "participant_updated"
 MESSAGE = "message"
 MUTED = "muted"
 REMOVED = "removed"
+RECORDING_UPDATED = "recording_updated"
 # A bus event for one user's connections only (`muted`, `removed`): the transports hand its inner
 # event to that user's connections in the session and to no one else (live.realtime.events.direct).
 DIRECT = "live.direct"
@@ -204,6 +207,7 @@ def session_complete(*, session_id: Any, complete_room: bool, actor_id: Any = No
         session.actual_end_time = timezone.now()
         session.save(update_fields=["status", "actual_end_time", "updated_at"])
         event_record(session_id=session.pk, type=EventType.END, actor_id=actor_id, timestamp=session.actual_end_time)
+        _recording_finish(session)
         try:
             attendance = selectors.session_attendance(session=session)
             if attendance[ParticipantRole.STUDENT].present:
@@ -481,6 +485,129 @@ def participant_admit(*, session_id: Any, user: User, participant_id: Any) -> Pa
 def _check_not_removed(*, session: Session, user: User) -> None:
     if Participant.objects.filter(session=session, user=user, removed=True).exists():
         raise Forbidden(REMOVED_MESSAGE)
+
+
+# --- recording (docs/classroom.md "Recording") ------------------------------------------------------------
+
+
+def _recording_locked(session: Session) -> Recording:
+    Recording.objects.get_or_create(session=session)
+    return Recording.objects.select_for_update().get(session=session)
+
+
+def _recording_publish(recording: Recording) -> None:
+    broadcast(recording.session_id, RECORDING_UPDATED, recording_event(recording))
+
+
+ONLY_TUTOR_RECORDS = gettext_lazy("Only the tutor can record the class.")
+
+
+def _tutor_session(*, session_id: Any, user: User, message: str) -> Session:
+    session = selectors.session_get_for_user(
+        session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
+    )
+    if user.pk != session.booking.tutor_id:
+        raise Forbidden(message)
+    return session
+
+
+def recording_start(*, session_id: Any, user: User) -> Recording:
+    """The tutor starts recording an active class: Twilio records every track from now on."""
+    with transaction.atomic():
+        session = _tutor_session(
+            session_id=session_id, user=user, message=gettext("Only the tutor can record the class.")
+        )
+        if session.status != SessionStatus.ACTIVE:
+            raise Conflict(gettext("Only an active class can be recorded."))
+        recording = _recording_locked(session)
+        if recording.status == RecordingStatus.RECORDING:
+            raise Conflict(gettext("The class is being recorded already."))
+        get_video_provider().recording_set(room_sid=session.room_sid, on=True)
+        now = timezone.now()
+        recording.status = RecordingStatus.RECORDING
+        recording.started_at = recording.started_at or now
+        recording.stopped_at = None
+        recording.save()
+        event_record(session_id=session.pk, type=EventType.RECORDING_START, actor_id=user.pk, timestamp=now)
+        _recording_publish(recording)
+    return recording
+
+
+def _recording_off(session: Session, recording: Recording, *, actor_id: Any, now: Any, tell_provider: bool) -> None:
+    if tell_provider:
+        get_video_provider().recording_set(room_sid=session.room_sid, on=False)
+    recording.status = RecordingStatus.PROCESSING
+    recording.stopped_at = now
+    recording.save()
+    event_record(session_id=session.pk, type=EventType.RECORDING_STOP, actor_id=actor_id, timestamp=now)
+
+
+def recording_stop(*, session_id: Any, user: User) -> Recording:
+    """The tutor stops recording: nothing more is recorded; what was is composed when the class ends."""
+    with transaction.atomic():
+        session = _tutor_session(
+            session_id=session_id, user=user, message=gettext("Only the tutor can record the class.")
+        )
+        recording = _recording_locked(session)
+        if recording.status != RecordingStatus.RECORDING:
+            raise Conflict(gettext("The class is not being recorded."))
+        _recording_off(session, recording, actor_id=user.pk, now=timezone.now(), tell_provider=True)
+        _recording_publish(recording)
+    return recording
+
+
+def _recording_finish(session: Session) -> None:
+    """The class ended (in the caller's transaction): recording stops with the room, and once the end is
+    committed one composition of both parties is asked for."""
+    recording = Recording.objects.select_for_update().filter(session=session).first()
+    if recording is None or recording.status not in (RecordingStatus.RECORDING, RecordingStatus.PROCESSING):
+        return
+    if recording.status == RecordingStatus.RECORDING:
+        # The room is completed: it records nothing more, and Twilio need not be told.
+        _recording_off(session, recording, actor_id=None, now=session.actual_end_time, tell_provider=False)
+    _recording_publish(recording)
+    transaction.on_commit(lambda: recording_compose(session_id=session.pk))
+
+
+def recording_compose(*, session_id: Any) -> Recording:
+    """Ask the provider for the composition (after the class ended). A provider failure leaves the
+    recording `failed` (logged): ending the class never waits on it."""
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().select_related("session").get(session_id=session_id)
+        if recording.status != RecordingStatus.PROCESSING or recording.composition_sid:
+            return recording
+        try:
+            recording.composition_sid = get_video_provider().composition_create(room_sid=recording.session.room_sid)
+        except ApplicationError:
+            logger.exception("session %s: the composition of its recording could not be requested", session_id)
+            recording.status = RecordingStatus.FAILED
+            _recording_publish(recording)
+        recording.save()
+    return recording
+
+
+def composition_callback_handle(*, params: Mapping[str, str]) -> str:
+    """Apply one verified composition callback: available → `ready` (with its duration), failed → `failed`."""
+    event = params.get("StatusCallbackEvent", "")
+    status = {"composition-available": RecordingStatus.READY, "composition-failed": RecordingStatus.FAILED}.get(event)
+    if status is None:
+        return f"ignored {event}"
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update().filter(composition_sid=params.get("CompositionSid", "")).first()
+        )
+        if recording is None:
+            return f"ignored {event}: unknown composition"
+        if recording.status != RecordingStatus.PROCESSING:
+            return f"ignored {event}: recording is {recording.status}"
+        recording.status = status
+        try:
+            recording.duration_seconds = int(params.get("Duration", "")) if status == RecordingStatus.READY else None
+        except ValueError:
+            recording.duration_seconds = None
+        recording.save()
+        _recording_publish(recording)
+    return f"{event}: recording {status}"
 
 
 # --- the record (docs/classroom.md "The record") ---------------------------------------------------------------

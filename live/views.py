@@ -1,10 +1,14 @@
 """The API's classroom resource (docs/api.md "Live classroom"): one viewset for sessions, with their
 participants and messages."""
 
-from drf_spectacular.utils import extend_schema
+from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from live import selectors, services
 from live.models import ParticipantRole
@@ -16,6 +20,7 @@ from live.serializers import (
     MuteIn,
     ParticipantListOut,
     ParticipantOut,
+    RecordingOut,
     SessionCreateIn,
     SessionEndOut,
     SessionJoinOut,
@@ -24,9 +29,11 @@ from live.serializers import (
     SessionStatsOut,
     TokenOut,
 )
+from live.video import get_video_provider
 from tutoring.api.pagination import PAGE_PARAMS, Key, page_response, paginate
 from tutoring.api.validation import validated
 from tutoring.api.viewsets import ApiViewSet
+from tutoring.errors import NotFound
 
 
 class SessionViewSet(ApiViewSet):
@@ -131,6 +138,52 @@ class SessionViewSet(ApiViewSet):
     def stats(self, request, session_id):
         session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
         return Response(SessionStatsOut(selectors.session_stats(session=session)).data)
+
+    # --- recording -------------------------------------------------------------------------------------
+
+    @extend_schema(responses=RecordingOut, tags=["live"], operation_id="live_sessions_recording_retrieve")
+    @action(detail=True, methods=["get"], url_path="recording")
+    def recording(self, request, session_id):
+        session = selectors.session_get_for_user(session_id=session_id, user=request.user, staff_allowed=True)
+        return Response(RecordingOut(selectors.recording_get(session=session)).data)
+
+    @extend_schema(request=None, responses=RecordingOut, tags=["live"])
+    @action(detail=True, methods=["post"], url_path="recording/start")
+    def recording_start(self, request, session_id):
+        return Response(RecordingOut(services.recording_start(session_id=session_id, user=request.user)).data)
+
+    @extend_schema(request=None, responses=RecordingOut, tags=["live"])
+    @action(detail=True, methods=["post"], url_path="recording/stop")
+    def recording_stop(self, request, session_id):
+        return Response(RecordingOut(services.recording_stop(session_id=session_id, user=request.user)).data)
+
+
+class RecordingMediaView(APIView):
+    """`GET /api/live/sessions/{id}/recording/media?token=`: the file of a ready recording, for whoever holds
+    the signed link the recording's `url` gives (the parties and staff), while it lasts. A media element
+    cannot send a bearer token, so the link is the credential; it is short-lived and names one file."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True, description="From the recording's `url`.")],
+        responses={(200, "audio/wav"): OpenApiTypes.BINARY, 302: None},
+        tags=["live"],
+        description="The recording's file (sandbox), or a redirect to the provider's short-lived link to it.",
+    )
+    def get(self, request, session_id):
+        recording = selectors.recording_by_link(session_id=session_id, token=request.query_params.get("token", ""))
+        media = get_video_provider().composition_media(composition_sid=recording.composition_sid)
+        if media.url:
+            return HttpResponseRedirect(media.url)
+        try:
+            handle = open(media.path, "rb")  # noqa: SIM115 -- FileResponse closes it
+        except OSError:
+            raise NotFound(selectors.RECORDING_GONE) from None
+        response = FileResponse(handle, content_type=media.content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 # The record reads oldest first; the increasing `seq` orders events of one timestamp.

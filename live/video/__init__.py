@@ -17,10 +17,15 @@ from django.conf import settings
 
 # Where Twilio posts room status callbacks (docs/api.md "Webhooks"); the signature covers this exact URL.
 CALLBACK_PATH = "/api/webhooks/twilio/video"
+COMPOSITION_CALLBACK_PATH = "/api/webhooks/twilio/composition"
 
 
 def status_callback_url() -> str:
     return settings.SITE_URL + CALLBACK_PATH
+
+
+def composition_callback_url() -> str:
+    return settings.SITE_URL + COMPOSITION_CALLBACK_PATH
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,18 @@ class AccessGrant:
     identity: str
     room_name: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Media:
+    path: str = ""  # a file on this machine
+    url: str = ""  # or the provider's short-lived link to it
+    content_type: str = ""
+
+
+# Recording rules: everything, or nothing.
+RECORD_ALL = [{"type": "include", "all": True}]
+RECORD_NOTHING = [{"type": "exclude", "all": True}]
 
 
 class VideoProvider(ABC):
@@ -64,6 +81,19 @@ class VideoProvider(ABC):
     @abstractmethod
     def participant_disconnect(self, *, room_sid: str, identity: str) -> None:
         """Disconnect `identity` from the room; someone not connected counts as done."""
+
+    @abstractmethod
+    def recording_set(self, *, room_sid: str, on: bool) -> None:
+        """Record every track of the room from now on, or nothing from now on."""
+
+    @abstractmethod
+    def composition_create(self, *, room_sid: str) -> str:
+        """Ask for one media file of everything recorded in the room (both parties); its id. The
+        provider reports the outcome to the composition callback."""
+
+    @abstractmethod
+    def composition_media(self, *, composition_sid: str) -> Media:
+        """Where the composed file is: a local file (sandbox) or a short-lived URL fetched from the provider."""
 
 
 def get_video_provider() -> VideoProvider:

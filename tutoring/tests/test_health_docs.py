@@ -56,6 +56,10 @@ DOCUMENTED_PATHS = [
     "/api/live/sessions/{session_id}/participants/{user_id}/admit",
     "/api/live/sessions/{session_id}/events",
     "/api/live/sessions/{session_id}/stats",
+    "/api/live/sessions/{session_id}/recording",
+    "/api/live/sessions/{session_id}/recording/start",
+    "/api/live/sessions/{session_id}/recording/stop",
+    "/api/live/sessions/{session_id}/recording/media",
     "/api/payments/intents",
     "/api/payments/refunds",
     "/api/payments/refunds/{refund_id}",
@@ -70,6 +74,7 @@ DOCUMENTED_PATHS = [
     "/api/withdrawals/stats",
     "/api/webhooks/stripe",
     "/api/webhooks/twilio/video",
+    "/api/webhooks/twilio/composition",
 ]
 
 
