@@ -348,7 +348,7 @@ def _moderation_target(
     except ValueError:
         participant_uuid = None
     participant = (
-        Participant.objects.select_for_update()
+        Participant.objects.select_for_update(of=("self",))
         .select_related("user")
         .filter(session=session, user_id=participant_uuid)
         .first()
@@ -573,7 +573,8 @@ def recording_compose(*, session_id: Any) -> Recording:
     """Ask the provider for the composition (after the class ended). A provider failure leaves the
     recording `failed` (logged): ending the class never waits on it."""
     with transaction.atomic():
-        recording = Recording.objects.select_for_update().select_related("session").get(session_id=session_id)
+        locked = Recording.objects.select_for_update(of=("self",))
+        recording = locked.select_related("session").get(session_id=session_id)
         if recording.status != RecordingStatus.PROCESSING or recording.composition_sid:
             return recording
         try:
