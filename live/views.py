@@ -8,7 +8,6 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from live import selectors, services
 from live.models import ParticipantRole
@@ -157,22 +156,24 @@ class SessionViewSet(ApiViewSet):
     def recording_stop(self, request, session_id):
         return Response(RecordingOut(services.recording_stop(session_id=session_id, user=request.user)).data)
 
-
-class RecordingMediaView(APIView):
-    """`GET /api/live/sessions/{id}/recording/media?token=`: the file of a ready recording, for whoever holds
-    the signed link the recording's `url` gives (the parties and staff), while it lasts. A media element
-    cannot send a bearer token, so the link is the credential; it is short-lived and names one file."""
-
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-
     @extend_schema(
         parameters=[OpenApiParameter("token", str, required=True, description="From the recording's `url`.")],
         responses={(200, "audio/wav"): OpenApiTypes.BINARY, 302: None},
         tags=["live"],
-        description="The recording's file (sandbox), or a redirect to the provider's short-lived link to it.",
+        operation_id="live_sessions_recording_media",
+        auth=[],
+        description="The recording's file (sandbox), or a redirect to the provider's short-lived link to it. "
+        "A media element cannot send a bearer token, so the signed link (the recording's `url`, handed only "
+        "to the parties and staff) is the credential: short-lived and for one file.",
     )
-    def get(self, request, session_id):
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="recording/media",
+        authentication_classes=[],
+        permission_classes=[AllowAny],
+    )
+    def recording_media(self, request, session_id):
         recording = selectors.recording_by_link(session_id=session_id, token=request.query_params.get("token", ""))
         media = get_video_provider().composition_media(composition_sid=recording.composition_sid)
         if media.url:

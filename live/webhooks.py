@@ -42,11 +42,11 @@ def signature_is_valid(request, params, callback_url: str | None = None) -> bool
     return _signed(params, signature, [callback_url or status_callback_url(), request.build_absolute_uri()])
 
 
-def composition_callback_receive(*, params: dict, signature: str, urls) -> str:
+def composition_callback_receive(*, params, signature: str, urls) -> str:
     """Verify and apply one composition callback (the view's and the sandbox's one way in)."""
     if not _signed(params, signature, urls):
         raise Forbidden("Invalid or missing Twilio signature.")
-    outcome = services.composition_callback_handle(params=params)
+    outcome = services.composition_callback_handle(params=params.dict() if hasattr(params, "dict") else params)
     logger.info("twilio composition callback: %s", outcome)
     return outcome
 
@@ -91,9 +91,8 @@ class TwilioCompositionCallbackView(APIView):
         description="Twilio Video composition status callbacks, verified with `TWILIO_AUTH_TOKEN` (403 if not).",
     )
     def post(self, request):
-        params = request.data.dict()
         composition_callback_receive(
-            params=params,
+            params=request.data,
             signature=request.headers.get("X-Twilio-Signature", ""),
             urls=[composition_callback_url(), request.build_absolute_uri()],
         )
