@@ -49,6 +49,12 @@ TEST_CACHE_SOCKET_TIMEOUT = 5
 
 
 @pytest.fixture(autouse=True)
+def _recordings_dir(settings, tmp_path_factory):
+    """The sandbox's composed recordings go to the run's temporary directory, not the project."""
+    settings.RECORDINGS_DIR = str(tmp_path_factory.getbasetemp() / "recordings")
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """A fresh cache namespace per test, so rate-limit counters never leak between tests (or runs)."""
     caches = {name: dict(conf) for name, conf in settings.CACHES.items()}

@@ -1,11 +1,15 @@
-"""Staff view of classrooms (docs/api.md "Staff"): sessions with their participants and chat, read-only.
+"""Staff view of classrooms (docs/api.md "Staff"): sessions with their participants, chat and record (events,
+figures and attendance), read-only.
 
 The one thing staff can do is end a class, and the action calls the same service as the API.
 """
 
 from django.contrib import admin, messages
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
-from live.models import Message, Participant, Session
+from live import selectors
+from live.models import Message, Participant, Session, SessionEvent
 from live.services import session_end
 from tutoring.admin_base import ReadOnlyAdmin
 from tutoring.errors import ApplicationError
@@ -33,6 +37,9 @@ class ParticipantInline(ReadOnlyInline):
         "is_video_enabled",
         "is_screen_sharing",
         "hand_raised",
+        "audio_muted",
+        "video_muted",
+        "removed",
         "updated_at",
     )
     readonly_fields = fields
@@ -49,6 +56,19 @@ class MessageInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sender")
+
+
+class SessionEventInline(ReadOnlyInline):
+    """The session's record, oldest first."""
+
+    model = SessionEvent
+    verbose_name_plural = "record (events, oldest first)"
+    fields = ("timestamp", "type", "actor", "data")
+    readonly_fields = fields
+    ordering = ("timestamp", "seq")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Session)
@@ -77,8 +97,10 @@ class SessionAdmin(admin.ModelAdmin):
         "actual_end_time",
         "created_at",
         "updated_at",
+        "figures",
+        "attendance",
     )
-    inlines = [ParticipantInline, MessageInline]
+    inlines = [ParticipantInline, SessionEventInline, MessageInline]
     actions = ["end_sessions"]
 
     @admin.display(ordering="booking__tutor__email")
@@ -92,6 +114,25 @@ class SessionAdmin(admin.ModelAdmin):
     @admin.display(ordering="booking__start_time", description="Scheduled start")
     def scheduled_start(self, obj):
         return obj.booking.start_time
+
+    @admin.display(description="Figures")
+    def figures(self, obj):
+        stats = selectors.session_stats(session=obj)
+        return (
+            f"{stats['duration_seconds']} s long, {stats['messages_count']} messages, "
+            f"{stats['hand_raises_count']} hand raises"
+        )
+
+    @admin.display(description="Attendance")
+    def attendance(self, obj):
+        attendance = selectors.session_attendance(session=obj)
+        lines = []
+        for role, presence in attendance.items():
+            lines.append(
+                f"{role}: {presence.present_seconds} s present, first joined {presence.first_joined_at or '-'}, "
+                f"last left {presence.last_left_at or '-'}"
+            )
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     def has_add_permission(self, request):
         return False

@@ -70,6 +70,11 @@ class Participant(models.Model):
     is_screen_sharing = models.BooleanField(default=False)
     hand_raised = models.BooleanField(default=False)
     is_connected = models.BooleanField(default=False)
+    # Set by the tutor (docs/classroom.md): the provider stops forwarding these tracks to the other party.
+    audio_muted = models.BooleanField(default=False)
+    video_muted = models.BooleanField(default=False)
+    # Removed by the tutor: no token, realtime join or video connection until admitted again.
+    removed = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -129,3 +134,76 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id} in {self.session_id}"
+
+
+class EventType(models.TextChoices):
+    JOIN = "join", "Join"
+    LEAVE = "leave", "Leave"
+    START = "start", "Start"
+    END = "end", "End"
+    HAND_RAISE = "hand_raise", "Hand raised"
+    HAND_LOWER = "hand_lower", "Hand lowered"
+    AUDIO_ON = "audio_on", "Audio on"
+    AUDIO_OFF = "audio_off", "Audio off"
+    VIDEO_ON = "video_on", "Video on"
+    VIDEO_OFF = "video_off", "Video off"
+    SCREEN_SHARE_START = "screen_share_start", "Screen share started"
+    SCREEN_SHARE_STOP = "screen_share_stop", "Screen share stopped"
+    MUTE = "mute", "Mute"
+    REMOVE = "remove", "Remove"
+    ADMIT = "admit", "Admit"
+    RECORDING_START = "recording_start", "Recording started"
+    RECORDING_STOP = "recording_stop", "Recording stopped"
+    VIDEO_CONNECTED = "video_connected", "Video connected"
+    VIDEO_DISCONNECTED = "video_disconnected", "Video disconnected"
+
+
+class SessionEvent(models.Model):
+    """One thing that happened in a session, written as it happens (docs/classroom.md "The record").
+
+    `seq` (an increasing integer) breaks ties between events of one timestamp, so the record has one
+    order; `uid` is the public id. `dedup_key` names an event that may be reported twice (a provider
+    callback retried): the second report finds the first and writes nothing.
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField(default=timezone.now)
+    dedup_key = models.CharField(max_length=200, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "dedup_key"], name="live_event_once")]
+        indexes = [models.Index(fields=["session", "timestamp", "seq"], name="live_event_session_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} by {self.actor_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordingStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    RECORDING = "recording", "Recording"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Recording(models.Model):
+    """A session's recording (docs/classroom.md "Recording"): the provider records while the tutor has it on;
+    when the class ends one composition of everything recorded is made, and its callback makes it ready."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True, related_name="recording")
+    status = models.CharField(max_length=16, choices=RecordingStatus.choices, default=RecordingStatus.IDLE)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    composition_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"recording of {self.session_id} ({self.status})"

@@ -55,6 +55,19 @@ def _strings() -> dict[str, str]:
         "sendFailed": _("Not sent: %(message)s"),
         "actionFailed": _("That did not work: %(message)s"),
         "endConfirm": _("End the class for everyone?"),
+        "mute": _("Mute"),
+        "unmute": _("Unmute"),
+        "remove": _("Remove"),
+        "admit": _("Admit"),
+        "mutedChip": _("Muted by the tutor"),
+        "removedChip": _("Removed"),
+        "youWereMuted": _("The tutor muted you."),
+        "youWereRemoved": _("The tutor removed you from the class. Ask them to admit you, then rejoin."),
+        "removeConfirm": _("Remove %(name)s from the class?"),
+        "record": _("Record"),
+        "stopRecording": _("Stop recording"),
+        "recordingOn": _("Recording"),
+        "recordingReady": _("The recording is ready on the booking's page."),
     }
 
 
@@ -70,6 +83,7 @@ def classroom(request: HttpRequest, session_id) -> HttpResponse:
         "tokenUrl": reverse("access-token"),
         "apiBase": f"/api/live/sessions/{session.pk}",
         "sandboxVideo": settings.TWILIO_SANDBOX,
+        "recordingStatus": selectors.recording_get(session=session).status,
         "strings": _strings(),
     }
     context = {"session": session, "booking": session.booking, "role": role, "data": data}

@@ -8,12 +8,27 @@ for them a party-only action is 403. Realtime (docs/realtime.md) answers 403 to 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from live.models import Message, Participant, ParticipantRole, Session
+from live.models import (
+    EventType,
+    Message,
+    Participant,
+    ParticipantRole,
+    Recording,
+    RecordingStatus,
+    Session,
+    SessionEvent,
+)
 from tutoring.access import PARTIES_ONLY, check_booking_access
 from tutoring.errors import Forbidden, NotFound
 from tutoring.models import User
@@ -79,3 +94,157 @@ def message_list(*, session: Session) -> QuerySet[Message]:
 def session_for_booking(*, booking) -> Session | None:
     """The classroom of a booking, if either party has opened it."""
     return Session.objects.filter(booking=booking).first()
+
+
+# --- the record and its figures (docs/classroom.md "The record") ---------------------------------------------
+
+
+def event_list(*, session: Session) -> QuerySet[SessionEvent]:
+    return SessionEvent.objects.filter(session=session).select_related(None)
+
+
+OPENS = {EventType.JOIN: "realtime", EventType.VIDEO_CONNECTED: "video"}
+CLOSES = {EventType.LEAVE: "realtime", EventType.VIDEO_DISCONNECTED: "video"}
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A party's attendance: when they first came, when they last left (None while still there or
+    never there) and the seconds they were there while the class was active."""
+
+    first_joined_at: datetime | None
+    last_left_at: datetime | None
+    present_seconds: int
+    present: bool  # there at some moment of the active class (even for less than a second)
+
+
+def _intervals(events: list[SessionEvent], end: datetime | None) -> list[tuple[datetime, datetime | None]]:
+    """One user's presence intervals: each realtime connection (join → leave) and each video
+    connection (Twilio participant sid: connected → disconnected) on its own. Still open at the end of
+    a finished class: closed by that end; still open in an active class: open (None)."""
+    opened: dict[tuple[str, str], datetime] = {}
+    intervals: list[tuple[datetime, datetime | None]] = []
+    for event in events:
+        via = OPENS.get(event.type) or CLOSES.get(event.type)
+        key = (via, str(event.data.get("connection", "")))
+        if event.type in OPENS:
+            opened.setdefault(key, event.timestamp)
+        elif key in opened:
+            start = opened.pop(key)
+            intervals.append((start, max(start, event.timestamp)))
+    intervals += [(start, end) for start in opened.values()]
+    return intervals
+
+
+def _presence(intervals: list[tuple[datetime, datetime | None]], window: tuple[datetime, datetime] | None) -> Presence:
+    if not intervals:
+        return Presence(None, None, 0, False)
+    first = min(start for start, _ in intervals)
+    ends = [stop for _, stop in intervals]
+    last = None if any(stop is None for stop in ends) else max(ends)
+    total, present = 0.0, False
+    if window is not None:
+        # Overlapping intervals (two tabs, video and chat at once) count once: merge, then add up.
+        clipped = sorted(
+            (max(start, window[0]), min(stop or window[1], window[1]))
+            for start, stop in intervals
+            if start <= window[1] and (stop is None or stop >= window[0])
+        )
+        merged: list[list[datetime]] = []
+        for start, stop in clipped:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([start, stop])
+        total = sum((stop - start).total_seconds() for start, stop in merged)
+        present = bool(merged)
+    return Presence(first, last, int(total), present)
+
+
+def presence_events() -> QuerySet[SessionEvent]:
+    """The events attendance is computed from, in order (also for prefetching many sessions' at once)."""
+    return SessionEvent.objects.filter(type__in=[*OPENS, *CLOSES]).order_by("timestamp", "seq")
+
+
+def session_attendance(
+    *, session: Session, now: datetime | None = None, events: list[SessionEvent] | None = None
+) -> dict[str, Presence]:
+    """Each party's presence ("tutor", "student"), by realtime connection or video, whichever they had.
+    `events`: the session's `presence_events()` when the caller has them already."""
+    if events is None:
+        events = list(presence_events().filter(session=session))
+    window = None
+    if session.actual_start_time is not None:
+        window = (session.actual_start_time, session.actual_end_time or now or timezone.now())
+    by_role = {ParticipantRole.TUTOR: session.booking.tutor_id, ParticipantRole.STUDENT: session.booking.student_id}
+    return {
+        role: _presence(_intervals([e for e in events if e.actor_id == user_id], session.actual_end_time), window)
+        for role, user_id in by_role.items()
+    }
+
+
+def session_stats(*, session: Session) -> dict[str, Any]:
+    now = timezone.now()
+    duration = 0
+    if session.actual_start_time is not None:
+        duration = int(((session.actual_end_time or now) - session.actual_start_time).total_seconds())
+    return {
+        "duration_seconds": duration,
+        "messages_count": Message.objects.filter(session=session).count(),
+        "hand_raises_count": SessionEvent.objects.filter(session=session, type=EventType.HAND_RAISE).count(),
+        "attendance": session_attendance(session=session, now=now),
+    }
+
+
+def attendance_summary(*, session: Session | None, events: list[SessionEvent] | None = None) -> str:
+    """One line for staff: who was present for how long (the refund queue shows it beside each request)."""
+    if session is None:
+        return "no classroom opened"
+    if session.actual_start_time is None:
+        return "class never started"
+    attendance = session_attendance(session=session, events=events)
+    parts = []
+    for role in (ParticipantRole.STUDENT, ParticipantRole.TUTOR):
+        presence = attendance[role]
+        parts.append(f"{role} {presence.present_seconds} s" if presence.present else f"{role} never present")
+    return ", ".join(parts)
+
+
+# --- recording (docs/classroom.md "Recording") ---------------------------------------------------------------
+
+RECORDING_SALT = "live.recording"
+
+
+def recording_get(*, session: Session) -> Recording:
+    """The session's recording; an unsaved `idle` one if nothing was ever recorded."""
+    return Recording.objects.filter(session=session).first() or Recording(session=session)
+
+
+def recording_link(*, recording: Recording) -> str | None:
+    """A short-lived signed link to the ready recording's file on this site (null before it is ready).
+    Only the parties and staff are given it (the recording's readers); it opens for
+    RECORDING_LINK_TTL_SECONDS and only for that composition."""
+    if recording.status != RecordingStatus.READY or not recording.composition_sid:
+        return None
+    token = signing.TimestampSigner(salt=RECORDING_SALT).sign(recording.composition_sid)
+    return f"/api/live/sessions/{recording.session_id}/recording/media?{urlencode({'token': token})}"
+
+
+def recording_by_link(*, session_id: Any, token: str) -> Recording:
+    """The ready recording a signed link opens; Forbidden if the link is forged, expired or not this session's."""
+    try:
+        composition_sid = signing.TimestampSigner(salt=RECORDING_SALT).unsign(
+            token, max_age=settings.RECORDING_LINK_TTL_SECONDS
+        )
+    except signing.BadSignature:
+        raise Forbidden(LINK_INVALID) from None
+    recording = Recording.objects.filter(
+        session_id=session_uuid(session_id), composition_sid=composition_sid, status=RecordingStatus.READY
+    ).first()
+    if recording is None:
+        raise Forbidden(LINK_INVALID)
+    return recording
+
+
+LINK_INVALID = gettext_lazy("This recording link is invalid or has expired.")
+RECORDING_GONE = gettext_lazy("The recording's file is not available.")

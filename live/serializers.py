@@ -6,7 +6,16 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from live.models import Message, ParticipantRole, Session, SessionStatus
+from live.models import (
+    EventType,
+    Message,
+    ParticipantRole,
+    Recording,
+    RecordingStatus,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)
 from tutoring.api.fields import DateTimeField
 
 
@@ -70,6 +79,9 @@ class ParticipantOut(serializers.Serializer):
     isScreenSharing = serializers.BooleanField(source="is_screen_sharing")
     handRaised = serializers.BooleanField(source="hand_raised")
     isConnected = serializers.BooleanField(source="is_connected")
+    audioMuted = serializers.BooleanField(source="audio_muted", help_text="Muted by the tutor: not forwarded.")
+    videoMuted = serializers.BooleanField(source="video_muted", help_text="Muted by the tutor: not forwarded.")
+    removed = serializers.BooleanField(help_text="Removed by the tutor until admitted again.")
 
 
 class ParticipantListOut(serializers.Serializer):
@@ -90,6 +102,68 @@ class MessageOut(serializers.ModelSerializer):
 class MessageListOut(serializers.Serializer):
     messages = MessageOut(many=True)
     next = serializers.CharField(allow_null=True)
+
+
+class MuteIn(serializers.Serializer):
+    audio = serializers.BooleanField(required=False, allow_null=True, default=None)
+    video = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class EventOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uid")
+    type = serializers.ChoiceField(choices=EventType.choices)
+    actorId = serializers.UUIDField(source="actor_id", allow_null=True)
+    data = serializers.JSONField()
+    timestamp = DateTimeField()
+
+    class Meta:
+        model = SessionEvent
+        fields = ["id", "type", "actorId", "data", "timestamp"]
+
+
+@extend_schema_serializer(many=False)
+class EventListOut(serializers.Serializer):
+    events = EventOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class AttendancePresenceOut(serializers.Serializer):
+    firstJoinedAt = DateTimeField(source="first_joined_at", allow_null=True)
+    lastLeftAt = DateTimeField(source="last_left_at", allow_null=True)
+    presentSeconds = serializers.IntegerField(source="present_seconds")
+
+
+class AttendanceOut(serializers.Serializer):
+    tutor = AttendancePresenceOut()
+    student = AttendancePresenceOut()
+
+
+class SessionStatsOut(serializers.Serializer):
+    durationSeconds = serializers.IntegerField(source="duration_seconds")
+    messagesCount = serializers.IntegerField(source="messages_count")
+    handRaisesCount = serializers.IntegerField(source="hand_raises_count")
+    attendance = AttendanceOut()
+
+
+class RecordingOut(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RecordingStatus.choices)
+    startedAt = DateTimeField(source="started_at", allow_null=True)
+    stoppedAt = DateTimeField(source="stopped_at", allow_null=True)
+    url = serializers.SerializerMethodField(
+        help_text="Once ready: a link on this site that opens the file for a short while "
+        "(RECORDING_LINK_TTL_SECONDS); null before."
+    )
+    durationSeconds = serializers.IntegerField(source="duration_seconds", allow_null=True)
+
+    def get_url(self, recording: Recording) -> str | None:
+        from live.selectors import recording_link
+
+        return recording_link(recording=recording)
+
+
+def recording_event(recording: Recording) -> dict:
+    """The `recording_updated` payload."""
+    return {"sessionId": str(recording.session_id), "recording": dict(RecordingOut(recording).data)}
 
 
 def session_event(session: Session) -> dict:

@@ -21,25 +21,44 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_lazy
 
 from live import selectors
-from live.models import Connection, Message, Participant, Presence, Session, SessionStatus
+from live.models import (
+    Connection,
+    EventType,
+    Message,
+    Participant,
+    ParticipantRole,
+    Presence,
+    Recording,
+    RecordingStatus,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)
 from live.realtime import broadcast, broadcast_many
-from live.serializers import session_event
+from live.serializers import recording_event, session_event
 from live.video import AccessGrant, get_video_provider
 from tutoring.access import PARTIES_ONLY, check_booking_access, has_role
 from tutoring.api.errors import REASONS
 from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from tutoring.models import Booking, BookingStatus, Role, User
 from tutoring.ratelimit import Bucket, rate, rate_check, rate_limited, rate_take
-from tutoring.services import booking_complete
+from tutoring.services import booking_complete, booking_mark_missed
 
 logger = logging.getLogger(__name__)
 
 SESSION_UPDATED = "session_updated"
 PARTICIPANT_UPDATED = "participant_updated"
 MESSAGE = "message"
+MUTED = "muted"
+REMOVED = "removed"
+RECORDING_UPDATED = "recording_updated"
+# A bus event for one user's connections only (`muted`, `removed`): the transports hand its inner
+# event to that user's connections in the session and to no one else (live.realtime.events.direct).
+DIRECT = "live.direct"
 
 # Participant state by its contract name: what clients may set, and what the provider reports too.
 CLIENT_STATE = {
@@ -51,6 +70,14 @@ CLIENT_STATE = {
 STATE = {**CLIENT_STATE, "isConnected": "is_connected"}
 
 MESSAGE_MAX_LENGTH = 2000
+
+# The record's event for a participant state turned on / off.
+STATE_EVENTS = {
+    "handRaised": (EventType.HAND_RAISE, EventType.HAND_LOWER),
+    "isAudioEnabled": (EventType.AUDIO_ON, EventType.AUDIO_OFF),
+    "isVideoEnabled": (EventType.VIDEO_ON, EventType.VIDEO_OFF),
+    "isScreenSharing": (EventType.SCREEN_SHARE_START, EventType.SCREEN_SHARE_STOP),
+}
 
 
 def room_name_for(booking: Booking) -> str:
@@ -106,6 +133,7 @@ def session_token_issue(*, session: Session, user: User) -> AccessGrant:
     """The caller's own provider token for the session's room; never another party's (docs/api.md "Live classroom")."""
     if selectors.party_role(session=session, user=user) is None:
         raise Forbidden(PARTIES_ONLY)
+    _check_not_removed(session=session, user=user)
     return get_video_provider().access_token(identity=str(user.pk), room_name=session.room_name)
 
 
@@ -145,6 +173,7 @@ def session_start(*, session_id: Any, user: User) -> Session:
         session.status = SessionStatus.ACTIVE
         session.actual_start_time = now
         session.save(update_fields=["room_sid", "status", "actual_start_time", "updated_at"])
+        event_record(session_id=session.pk, type=EventType.START, actor_id=user.pk, timestamp=now)
         broadcast(session.pk, SESSION_UPDATED, session_event(session))
     return session
 
@@ -154,12 +183,13 @@ def session_end(*, session_id: Any, user: User) -> Session:
     session = selectors.session_get_for_user(session_id=session_id, user=user, staff_allowed=True)
     if user.pk != session.booking.tutor_id and not has_role(user, Role.STAFF):
         raise Forbidden(gettext("Only the tutor or staff can end the class."))
-    return session_complete(session_id=session.pk, complete_room=True)
+    return session_complete(session_id=session.pk, complete_room=True, actor_id=user.pk)
 
 
-def session_complete(*, session_id: Any, complete_room: bool) -> Session:
-    """`active` → `completed`, and the booking `completed`: its tutor's share is released once the
-    earnings hold has passed (`payments.services.earnings_release`).
+def session_complete(*, session_id: Any, complete_room: bool, actor_id: Any = None) -> Session:
+    """`active` → `completed`, and the booking `completed` if the student was present at some moment of
+    the class (its tutor's share is released once the earnings hold has passed:
+    `payments.services.earnings_release`), else `missed` with a refund request for staff.
 
     The session row stays locked while the provider completes the room, so two enders cannot both
     succeed; if the provider fails the transaction rolls back and the session stays active. With
@@ -176,8 +206,16 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
         session.status = SessionStatus.COMPLETED
         session.actual_end_time = timezone.now()
         session.save(update_fields=["status", "actual_end_time", "updated_at"])
+        event_record(session_id=session.pk, type=EventType.END, actor_id=actor_id, timestamp=session.actual_end_time)
+        _recording_finish(session)
         try:
-            session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
+            attendance = selectors.session_attendance(session=session)
+            if attendance[ParticipantRole.STUDENT].present:
+                session.booking = booking_complete(booking_id=session.booking_id, at=session.actual_end_time)
+            else:
+                # Nobody to teach: the class counts as not held (missed), never as earned.
+                booking_mark_missed(booking_id=session.booking_id, now=session.actual_end_time, student_attended=False)
+                session.booking.refresh_from_db()
         except Conflict:
             # Refunded or cancelled while the class ran: the class is over, but it earns nothing.
             logger.warning("session %s ended; booking %s left as it is", session.pk, session.booking_id)
@@ -188,17 +226,65 @@ def session_complete(*, session_id: Any, complete_room: bool) -> Session:
 # --- participants -----------------------------------------------------------------------------------
 
 
-def _participant_apply(*, session_id: Any, user_id: Any, updates: Mapping[str, bool]) -> Participant | None:
-    """Store `updates` (contract names → booleans) and publish what actually changed."""
+def _participant_apply(
+    *,
+    session_id: Any,
+    user_id: Any,
+    updates: Mapping[str, bool],
+    via: str = "realtime",
+    timestamp: Any = None,
+    unmute: bool = False,
+) -> Participant | None:
+    """Store `updates` (contract names → booleans), record and publish what actually changed.
+
+    With `unmute` (the participant's own update) turning a muted track on lifts the tutor's mute and
+    restores its forwarding at the provider.
+    """
     with transaction.atomic():
-        participant = Participant.objects.select_for_update().filter(session_id=session_id, user_id=user_id).first()
+        participant = (
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("session__booking")
+            .filter(session_id=session_id, user_id=user_id)
+            .first()
+        )
         if participant is None:
             return None
-        changed = {key: value for key, value in updates.items() if getattr(participant, STATE[key]) != value}
+        changed: dict[str, bool] = {
+            key: value for key, value in updates.items() if getattr(participant, STATE[key]) != value
+        }
+        fields = [STATE[key] for key in changed]
+        if unmute:
+            lifted = {
+                name: False
+                for name, field, key in (
+                    ("audioMuted", "audio_muted", "isAudioEnabled"),
+                    ("videoMuted", "video_muted", "isVideoEnabled"),
+                )
+                if updates.get(key) is True and getattr(participant, field)
+            }
+            for name in lifted:
+                setattr(participant, MUTE_FIELDS[name], False)
+                fields.append(MUTE_FIELDS[name])
+            changed.update(lifted)
         if changed:
             for key, value in changed.items():
-                setattr(participant, STATE[key], value)
-            participant.save(update_fields=[*(STATE[key] for key in changed), "updated_at"])
+                if key in STATE:
+                    setattr(participant, STATE[key], value)
+            participant.save(update_fields=[*fields, "updated_at"])
+            if unmute and ("audioMuted" in changed or "videoMuted" in changed):
+                _forwarding_apply(participant.session, participant)
+            events = [
+                SessionEvent(
+                    session_id=session_id,
+                    type=STATE_EVENTS[key][0 if value else 1],
+                    actor_id=user_id,
+                    data={"via": via},
+                    timestamp=timestamp or timezone.now(),
+                )
+                for key, value in changed.items()
+                if key in STATE_EVENTS
+            ]
+            SessionEvent.objects.bulk_create(events)
             broadcast(session_id, PARTICIPANT_UPDATED, {"participantId": str(user_id), "updates": changed})
     return participant
 
@@ -220,7 +306,356 @@ def participant_update(*, session_id: Any, user: User, updates: Any) -> Particip
     session = selectors.session_get_for_party(session_id=session_id, user=user)
     if session.status == SessionStatus.COMPLETED:
         raise Conflict(gettext("The class has ended."))
-    return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates)
+    return _participant_apply(session_id=session.pk, user_id=user.pk, updates=updates, unmute=True)
+
+
+# --- moderation (docs/classroom.md "Moderation") ------------------------------------------------------------
+
+MUTE_FIELDS = {"audioMuted": "audio_muted", "videoMuted": "video_muted"}
+REMOVED_MESSAGE = gettext_lazy("You were removed from this class; the tutor can admit you again.")
+
+
+def _direct(session_id: Any, user_id: Any, event: str, data: dict) -> None:
+    """Publish `event` to `user_id`'s connections in the session only."""
+    payload = {"sessionId": str(session_id), "userId": str(user_id), "event": event, "data": data}
+    broadcast(session_id, DIRECT, payload)
+
+
+def _forwarding_apply(session: Session, student: Participant) -> None:
+    """Tell the provider which of the student's tracks the tutor may receive (the muted ones not)."""
+    kinds = [kind for kind, muted in (("audio", student.audio_muted), ("video", student.video_muted)) if muted]
+    get_video_provider().subscriptions_set(
+        room_sid=session.room_sid,
+        subscriber=str(session.booking.tutor_id),
+        publisher=str(student.user_id),
+        excluded_kinds=kinds,
+    )
+
+
+def _moderation_target(
+    *, session_id: Any, user: User, participant_id: Any, only_student: str
+) -> tuple[Session, Participant]:
+    """The session (locked) and the participant the tutor acts on; the tutor never acts on themselves."""
+    session = selectors.session_get_for_user(
+        session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
+    )
+    if user.pk != session.booking.tutor_id:
+        raise Forbidden(gettext("Only the tutor can moderate the class."))
+    if session.status == SessionStatus.COMPLETED:
+        raise Conflict(gettext("The class has ended."))
+    try:
+        participant_uuid = uuid.UUID(str(participant_id))
+    except ValueError:
+        participant_uuid = None
+    participant = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(session=session, user_id=participant_uuid)
+        .first()
+        if participant_uuid is not None
+        else None
+    )
+    if participant is None:
+        raise NotFound(gettext("Participant not found."))
+    if participant.role != ParticipantRole.STUDENT:
+        message = only_student
+        raise ApplicationError(
+            gettext("Invalid input. %(problem)s") % {"problem": message}, errors={"participantId": [message]}
+        )
+    participant.session = session
+    return session, participant
+
+
+def _flag(value: Any, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    message = gettext("%(name)s must be a boolean.") % {"name": name}
+    raise ApplicationError(gettext("Invalid input. %(problem)s") % {"problem": message}, errors={name: [message]})
+
+
+def participant_mute(
+    *, session_id: Any, user: User, participant_id: Any, audio: Any = None, video: Any = None
+) -> Participant:
+    """The tutor mutes (or, with `false`, unmutes) the student's audio and/or video; audio when neither
+    is given. The provider stops forwarding the muted tracks to the tutor; the student's muted track
+    is marked off, the room is told (`participant_updated`) and so is the student (`muted`)."""
+    audio, video = _flag(audio, "audio"), _flag(video, "video")
+    if audio is None and video is None:
+        audio = True
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be muted."),
+        )
+        changed: dict[str, bool] = {}
+        for name, value, state in (("audioMuted", audio, "isAudioEnabled"), ("videoMuted", video, "isVideoEnabled")):
+            if value is None or getattr(participant, MUTE_FIELDS[name]) == value:
+                continue
+            changed[name] = value
+            setattr(participant, MUTE_FIELDS[name], value)
+            if value and getattr(participant, STATE[state]):
+                changed[state] = False
+                setattr(participant, STATE[state], False)
+        if changed:
+            participant.save(update_fields=[MUTE_FIELDS.get(key) or STATE[key] for key in changed] + ["updated_at"])
+            _forwarding_apply(session, participant)
+            event_record(
+                session_id=session.pk,
+                type=EventType.MUTE,
+                actor_id=user.pk,
+                data={
+                    "participantId": str(participant.user_id),
+                    "audio": participant.audio_muted,
+                    "video": participant.video_muted,
+                },
+            )
+            broadcast(session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": changed})
+            _direct(
+                session.pk,
+                participant.user_id,
+                MUTED,
+                {"sessionId": str(session.pk), "audio": participant.audio_muted, "video": participant.video_muted},
+            )
+    return participant
+
+
+def participant_remove(*, session_id: Any, user: User, participant_id: Any) -> Participant:
+    """The tutor removes the student: disconnected at the provider, out of the realtime room (their
+    connections receive `removed`), and refused tokens, joins and video until admitted."""
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be removed."),
+        )
+        if participant.removed:
+            return participant
+        get_video_provider().participant_disconnect(room_sid=session.room_sid, identity=str(participant.user_id))
+        participant.removed = True
+        participant.save(update_fields=["removed", "updated_at"])
+        event_record(
+            session_id=session.pk,
+            type=EventType.REMOVE,
+            actor_id=user.pk,
+            data={"participantId": str(participant.user_id)},
+        )
+        broadcast(
+            session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": {"removed": True}}
+        )
+        _direct(session.pk, participant.user_id, REMOVED, {"sessionId": str(session.pk)})
+        # Their connections leave the room now, as far as presence goes; the transports drop the
+        # subscriptions when the `removed` event reaches them.
+        presences = Presence.objects.filter(session=session, connection__user_id=participant.user_id)
+        _presences_end(list(presences.values_list("connection_id", "session_id", "connection__user_id")))
+        presences.delete()
+    _presence_settle([(session.pk, participant.user_id)])
+    participant.refresh_from_db()
+    return participant
+
+
+def participant_admit(*, session_id: Any, user: User, participant_id: Any) -> Participant:
+    """The tutor lets a removed student back in."""
+    with transaction.atomic():
+        session, participant = _moderation_target(
+            session_id=session_id,
+            user=user,
+            participant_id=participant_id,
+            only_student=gettext("Only the student can be admitted."),
+        )
+        if participant.removed:
+            participant.removed = False
+            participant.save(update_fields=["removed", "updated_at"])
+            event_record(
+                session_id=session.pk,
+                type=EventType.ADMIT,
+                actor_id=user.pk,
+                data={"participantId": str(participant.user_id)},
+            )
+            broadcast(
+                session.pk,
+                PARTICIPANT_UPDATED,
+                {"participantId": str(participant.user_id), "updates": {"removed": False}},
+            )
+    return participant
+
+
+def _check_not_removed(*, session: Session, user: User) -> None:
+    if Participant.objects.filter(session=session, user=user, removed=True).exists():
+        raise Forbidden(REMOVED_MESSAGE)
+
+
+# --- recording (docs/classroom.md "Recording") ------------------------------------------------------------
+
+
+def _recording_locked(session: Session) -> Recording:
+    Recording.objects.get_or_create(session=session)
+    return Recording.objects.select_for_update().get(session=session)
+
+
+def _recording_publish(recording: Recording) -> None:
+    broadcast(recording.session_id, RECORDING_UPDATED, recording_event(recording))
+
+
+ONLY_TUTOR_RECORDS = gettext_lazy("Only the tutor can record the class.")
+
+
+def _tutor_session(*, session_id: Any, user: User, message: str) -> Session:
+    session = selectors.session_get_for_user(
+        session_id=session_id, user=user, queryset=Session.objects.select_for_update(of=("self",))
+    )
+    if user.pk != session.booking.tutor_id:
+        raise Forbidden(message)
+    return session
+
+
+def recording_start(*, session_id: Any, user: User) -> Recording:
+    """The tutor starts recording an active class: Twilio records every track from now on."""
+    with transaction.atomic():
+        session = _tutor_session(
+            session_id=session_id, user=user, message=gettext("Only the tutor can record the class.")
+        )
+        if session.status != SessionStatus.ACTIVE:
+            raise Conflict(gettext("Only an active class can be recorded."))
+        recording = _recording_locked(session)
+        if recording.status == RecordingStatus.RECORDING:
+            raise Conflict(gettext("The class is being recorded already."))
+        get_video_provider().recording_set(room_sid=session.room_sid, on=True)
+        now = timezone.now()
+        recording.status = RecordingStatus.RECORDING
+        recording.started_at = recording.started_at or now
+        recording.stopped_at = None
+        recording.save()
+        event_record(session_id=session.pk, type=EventType.RECORDING_START, actor_id=user.pk, timestamp=now)
+        _recording_publish(recording)
+    return recording
+
+
+def _recording_off(session: Session, recording: Recording, *, actor_id: Any, now: Any, tell_provider: bool) -> None:
+    if tell_provider:
+        get_video_provider().recording_set(room_sid=session.room_sid, on=False)
+    recording.status = RecordingStatus.PROCESSING
+    recording.stopped_at = now
+    recording.save()
+    event_record(session_id=session.pk, type=EventType.RECORDING_STOP, actor_id=actor_id, timestamp=now)
+
+
+def recording_stop(*, session_id: Any, user: User) -> Recording:
+    """The tutor stops recording: nothing more is recorded; what was is composed when the class ends."""
+    with transaction.atomic():
+        session = _tutor_session(
+            session_id=session_id, user=user, message=gettext("Only the tutor can record the class.")
+        )
+        recording = _recording_locked(session)
+        if recording.status != RecordingStatus.RECORDING:
+            raise Conflict(gettext("The class is not being recorded."))
+        _recording_off(session, recording, actor_id=user.pk, now=timezone.now(), tell_provider=True)
+        _recording_publish(recording)
+    return recording
+
+
+def _recording_finish(session: Session) -> None:
+    """The class ended (in the caller's transaction): recording stops with the room, and once the end is
+    committed one composition of both parties is asked for."""
+    recording = Recording.objects.select_for_update().filter(session=session).first()
+    if recording is None or recording.status not in (RecordingStatus.RECORDING, RecordingStatus.PROCESSING):
+        return
+    if recording.status == RecordingStatus.RECORDING:
+        # The room is completed: it records nothing more, and Twilio need not be told.
+        _recording_off(session, recording, actor_id=None, now=session.actual_end_time, tell_provider=False)
+    _recording_publish(recording)
+    transaction.on_commit(lambda: recording_compose(session_id=session.pk))
+
+
+def recording_compose(*, session_id: Any) -> Recording:
+    """Ask the provider for the composition (after the class ended). A provider failure leaves the
+    recording `failed` (logged): ending the class never waits on it."""
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update(of=("self",))
+        recording = locked.select_related("session").get(session_id=session_id)
+        if recording.status != RecordingStatus.PROCESSING or recording.composition_sid:
+            return recording
+        try:
+            recording.composition_sid = get_video_provider().composition_create(room_sid=recording.session.room_sid)
+        except ApplicationError:
+            logger.exception("session %s: the composition of its recording could not be requested", session_id)
+            recording.status = RecordingStatus.FAILED
+            _recording_publish(recording)
+        recording.save()
+    return recording
+
+
+def composition_callback_handle(*, params: Mapping[str, str]) -> str:
+    """Apply one verified composition callback: available → `ready` (with its duration), failed → `failed`."""
+    event = params.get("StatusCallbackEvent", "")
+    status = {"composition-available": RecordingStatus.READY, "composition-failed": RecordingStatus.FAILED}.get(event)
+    if status is None:
+        return f"ignored {event}"
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update().filter(composition_sid=params.get("CompositionSid", "")).first()
+        )
+        if recording is None:
+            return f"ignored {event}: unknown composition"
+        if recording.status != RecordingStatus.PROCESSING:
+            return f"ignored {event}: recording is {recording.status}"
+        recording.status = status
+        try:
+            recording.duration_seconds = int(params.get("Duration", "")) if status == RecordingStatus.READY else None
+        except ValueError:
+            recording.duration_seconds = None
+        recording.save()
+        _recording_publish(recording)
+    return f"{event}: recording {status}"
+
+
+# --- the record (docs/classroom.md "The record") ---------------------------------------------------------------
+
+
+def event_record(
+    *,
+    session_id: Any,
+    type: str,
+    actor_id: Any = None,
+    data: dict | None = None,
+    timestamp: Any = None,
+    dedup_key: str | None = None,
+) -> SessionEvent | None:
+    """Append one event to the session's record; None if an event of `dedup_key` is there already."""
+    event = SessionEvent(
+        session_id=session_id,
+        type=type,
+        actor_id=actor_id,
+        data=data or {},
+        timestamp=timestamp or timezone.now(),
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        event.save(force_insert=True)
+        return event
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return event
+
+
+def _presences_end(triples: Iterable[tuple[Any, Any, Any]]) -> None:
+    """Record `leave` for each (connection, session, user) whose presence ends now."""
+    now = timezone.now()
+    SessionEvent.objects.bulk_create(
+        SessionEvent(
+            session_id=session_id,
+            type=EventType.LEAVE,
+            actor_id=user_id,
+            data={"via": "realtime", "connection": str(connection_id)},
+            timestamp=now,
+        )
+        for connection_id, session_id, user_id in triples
+    )
 
 
 # --- chat -------------------------------------------------------------------------------------------
@@ -351,7 +786,9 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
 def realtime_join_check(*, session_id: Any, user: User) -> Session:
     """A party may enter the session's room (`join`): counted against RATE_LIMIT_REALTIME_JOIN."""
     rate_check([Bucket(key=f"rt-join:user:{user.pk}", rate=rate(settings.RATE_LIMIT_REALTIME_JOIN))])
-    return selectors.session_get_for_party(session_id=session_id, user=user)
+    session = selectors.session_get_for_party(session_id=session_id, user=user)
+    _check_not_removed(session=session, user=user)
+    return session
 
 
 def _expiry() -> Any:
@@ -422,22 +859,35 @@ def presence_enter(*, connection_id: uuid.UUID, process_id: uuid.UUID, session_i
     Connection.objects.get_or_create(
         id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
     )
-    Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+    _, created = Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+    if created:
+        event_record(
+            session_id=session_id,
+            type=EventType.JOIN,
+            actor_id=user.pk,
+            data={"via": "realtime", "connection": str(connection_id)},
+        )
     _presence_settle([(session_id, user.pk)])
 
 
 def presence_exit(*, connection_id: uuid.UUID, session_id: Any, user: User) -> None:
     """The connection left the session; the user's last connection there marks them disconnected."""
-    Presence.objects.filter(connection_id=connection_id, session_id=session_id).delete()
+    deleted, _ = Presence.objects.filter(connection_id=connection_id, session_id=session_id).delete()
+    if deleted:
+        _presences_end([(connection_id, session_id, user.pk)])
     _presence_settle([(session_id, user.pk)])
 
 
 def _connections_drop(queryset) -> int:
-    """Delete connections (and so their presences) and settle the presence they held."""
-    pairs = list(
-        Presence.objects.filter(connection__in=queryset).values_list("session_id", "connection__user_id").distinct()
+    """Delete connections (and so their presences), record their leaving and settle the presence they held."""
+    triples = list(
+        Presence.objects.filter(connection__in=queryset).values_list(
+            "connection_id", "session_id", "connection__user_id"
+        )
     )
+    pairs = {(session_id, user_id) for _, session_id, user_id in triples}
     _, deleted = queryset.delete()
+    _presences_end(triples)
     _presence_settle(pairs)
     return deleted.get(Connection._meta.label, 0)
 
@@ -522,6 +972,41 @@ def video_callback_handle(*, params: Mapping[str, str]) -> str:
         user_id = uuid.UUID(params.get("ParticipantIdentity", ""))
     except ValueError:
         return f"ignored {event}: unknown identity"
-    if _participant_apply(session_id=session.pk, user_id=user_id, updates=updates) is None:
+    participant = Participant.objects.filter(session=session, user_id=user_id).first()
+    if participant is None:
         return f"ignored {event}: unknown identity"
+    at = _provider_time(params.get("Timestamp", ""))
+    if "isConnected" in updates:
+        # Twilio numbers a room's callbacks: a retried callback is the same number and is recorded once.
+        sequence = params.get("SequenceNumber", "")
+        event_record(
+            session_id=session.pk,
+            type=EventType.VIDEO_CONNECTED if updates["isConnected"] else EventType.VIDEO_DISCONNECTED,
+            actor_id=user_id,
+            data={"via": "video", "connection": params.get("ParticipantSid", "")},
+            timestamp=at,
+            dedup_key=f"twilio:{session.room_sid}:{sequence}:{event}" if sequence else None,
+        )
+        if updates["isConnected"] and participant.removed:
+            # Connected with a token issued before the removal: disconnected again at once.
+            get_video_provider().participant_disconnect(room_sid=session.room_sid, identity=str(user_id))
+            return f"{event}: removed participant disconnected"
+        if updates["isConnected"] and participant.role == ParticipantRole.TUTOR:
+            # A new connection of the tutor starts with Twilio's default rules (everything): the
+            # student's muted tracks are excluded again.
+            student = Participant.objects.filter(session=session, role=ParticipantRole.STUDENT).first()
+            if student is not None and (student.audio_muted or student.video_muted):
+                _forwarding_apply(session, student)
+    _participant_apply(session_id=session.pk, user_id=user_id, updates=updates, via="video", timestamp=at)
     return f"{event}: applied"
+
+
+def _provider_time(value: str) -> Any:
+    """Twilio's `Timestamp` of the event (ISO 8601), else now."""
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return timezone.now()
+    return parsed

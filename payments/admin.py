@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 
+from live import selectors as live_selectors
 from payments import services
 from payments.models import LedgerEntry, Payment, Refund, WebhookEvent
 from tutoring.admin_base import ReadOnlyAdmin, ReviewQueueAdmin, decision_action
@@ -42,10 +44,11 @@ class RefundAdmin(ReviewQueueAdmin):
         "requested_by",
         "created_at",
         "decided_by",
+        "attendance",
     )
     list_filter = ("status", "origin")
     search_fields = ("id", "booking__id", "requested_by__email", "provider_id")
-    list_select_related = ("booking", "requested_by", "decided_by")
+    list_select_related = ("booking__live_session", "requested_by", "decided_by")
     actions = [
         decision_action(
             name="approve_refunds",
@@ -61,3 +64,15 @@ class RefundAdmin(ReviewQueueAdmin):
             note_required=True,
         ),
     ]
+
+    def get_queryset(self, request):
+        # Every row's attendance from one more query for the page, not one per row.
+        events = Prefetch(
+            "booking__live_session__events", queryset=live_selectors.presence_events(), to_attr="presence_events"
+        )
+        return super().get_queryset(request).prefetch_related(events)
+
+    @admin.display(description="Attendance")
+    def attendance(self, obj):
+        session = getattr(obj.booking, "live_session", None)
+        return live_selectors.attendance_summary(session=session, events=getattr(session, "presence_events", None))

@@ -295,6 +295,10 @@ def bookings(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/bookings.html", {"bookings": rows, "next": next_cursor})
 
 
+def _recording_url(session) -> str | None:
+    return session and live_selectors.recording_link(recording=live_selectors.recording_get(session=session))
+
+
 @page()
 def booking(request: HttpRequest, booking_id) -> HttpResponse:
     item = found(selectors.booking_get_for_user, booking_id=booking_id, user=request.user)
@@ -310,7 +314,10 @@ def booking(request: HttpRequest, booking_id) -> HttpResponse:
         "other": item.tutor if is_student else item.student,
         "is_booking_student": is_student,
         "refunds": refunds,
-        "session": live_selectors.session_for_booking(booking=item),
+        "session": (session := live_selectors.session_for_booking(booking=item)),
+        # The class's recording, once ready: a short-lived signed link made for this page view.
+        "recording_url": session
+        and live_selectors.recording_link(recording=live_selectors.recording_get(session=session)),
         # What each party may try; the services decide (their refusals are shown as messages).
         "can_pay": is_student and pending,
         "payment": payment if is_student and pending else None,

@@ -335,14 +335,23 @@ def bookings_expire_due(*, now: datetime, limit: int = 500) -> int:
     return sum(booking_expire(booking_id=pk, now=now) for pk in dict.fromkeys(ids))
 
 
-def booking_mark_missed(*, booking_id, now: datetime) -> bool:
-    """A paid booking whose class never started, EARNINGS_HOLD_HOURS past its end, becomes `missed`, and a
-    refund request for the full price is opened for staff (reason "class not held"). True if it did now."""
+def booking_mark_missed(*, booking_id, now: datetime, student_attended: bool | None = None) -> bool:
+    """A paid booking whose class was not held becomes `missed`, and a refund request for the full price
+    is opened for staff (reason "class not held"); its tutor earns nothing. True if it did now.
+
+    Not held means: the class ended without the student ever present (`student_attended=False`, said by
+    the classroom when the session ends: live.services.session_complete), or EARNINGS_HOLD_HOURS past
+    the booking's end the class never started (the missed-class job says nothing of attendance).
+    """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
         if booking is None or booking.status != BookingStatus.PAID:
             return False
-        if booking.end_time + timedelta(hours=settings.EARNINGS_HOLD_HOURS) > now or _class_started(booking):
+        held_without_student = student_attended is False
+        never_started = booking.end_time + timedelta(hours=settings.EARNINGS_HOLD_HOURS) <= now and not _class_started(
+            booking
+        )
+        if not (held_without_student or never_started):
             return False
         booking.status = BookingStatus.MISSED
         booking.save(update_fields=["status", "updated_at"])

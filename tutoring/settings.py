@@ -324,6 +324,10 @@ RETURN_URL_HOSTS = env.list("RETURN_URL_HOSTS", default=[])
 # The public origin of this site, used for absolute links handed to providers (callbacks, refresh URLs)
 # and in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where the sandbox video provider writes the recordings it composes (real recordings stay at Twilio).
+RECORDINGS_DIR = env.str("RECORDINGS_DIR", default=str(BASE_DIR / "recordings"))
+# How long a recording's signed link (the `url` of a ready recording) can be opened.
+RECORDING_LINK_TTL_SECONDS = env.int("RECORDING_LINK_TTL_SECONDS", default=600)
 
 # --- Email (docs/notifications.md) ------------------------------------------------------------------
 # EMAIL_URL as django-environ reads it: smtp://user:password@host:587 (smtp+tls:// for STARTTLS,

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from live import pages as live_pages
-from live.webhooks import TwilioVideoCallbackView
+from live.webhooks import TwilioCompositionCallbackView, TwilioVideoCallbackView
 from marketplace import pages as market_pages
 from payments.webhooks import StripeWebhookView
 from tutoring import pages, views
@@ -28,6 +28,7 @@ api = [
     # Provider webhooks are plain views: authenticated by their signatures, never rate limited.
     path("webhooks/stripe", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("webhooks/twilio/video", TwilioVideoCallbackView.as_view(), name="twilio-video-callback"),
+    path("webhooks/twilio/composition", TwilioCompositionCallbackView.as_view(), name="twilio-composition-callback"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (`?script`), so the site's policy
     # holds; its page adds only the hash of drf-spectacular's own inline <style> and Swagger UI's

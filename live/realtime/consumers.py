@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from live import services
 from live.realtime import events
 from live.realtime.auth import token_from_query
 from live.realtime.hub import hub
@@ -65,8 +66,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _deliver(self, event: str, data: dict) -> None:
         """A bus event of a session this socket joined."""
-        if not self.closed:
-            await self.send_json({"event": event, "data": data})
+        if self.closed:
+            return
+        if event == services.DIRECT:
+            delivery = await events.direct(self.client, data.get("sessionId", ""), data) if self.client else None
+            if delivery is None:
+                return
+            event, data = delivery
+        await self.send_json({"event": event, "data": data})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.client is None:

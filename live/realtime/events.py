@@ -158,12 +158,42 @@ async def participant_update(client: Client, data: Any) -> dict[str, Any]:
     return await _db(_participant_update)(client.user, session_id, data.get("updates"))
 
 
+def _moderate(action: Callable[..., Any], **extra: Any) -> Callable[[Client, Any], Awaitable[dict[str, Any]]]:
+    """A tutor's moderation event (`mute_participant`, ...): the REST action's service, same rules."""
+
+    def run(user: User, session_id: str, data: dict) -> dict[str, Any]:
+        kwargs = {name: data.get(name) for name in extra}
+        participant = action(session_id=session_id, user=user, participant_id=data.get("participantId"), **kwargs)
+        return ParticipantOut(participant).data
+
+    async def handler(client: Client, data: Any) -> dict[str, Any]:
+        session_id = _joined(client, data)
+        return await _db(run)(client.user, session_id, data)
+
+    return handler
+
+
 EVENTS: dict[str, Callable[[Client, Any], Awaitable[dict[str, Any]]]] = {
     "join": join,
     "leave": leave,
     "message": message,
     "participant_update": participant_update,
+    "mute_participant": _moderate(services.participant_mute, audio=None, video=None),
+    "remove_participant": _moderate(services.participant_remove),
+    "admit_participant": _moderate(services.participant_admit),
 }
+
+
+async def direct(client: Client, session_id: str, data: dict) -> tuple[str, dict] | None:
+    """A bus event for one user (`services.DIRECT`): the event this connection is to receive, or None
+    if it is not theirs. `removed` also takes the connection out of the session's room (its presence
+    was ended by the service), so nothing more of the session reaches it until it joins again."""
+    if str(client.user.pk) != data.get("userId") or session_id not in client.sessions:
+        return None
+    if data.get("event") == services.REMOVED:
+        client.sessions.discard(session_id)
+        await client.unsubscribe(session_id)
+    return data["event"], data["data"]
 
 
 async def dispatch(client: Client, event: str, data: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import socketio
 
+from live import services
 from live.realtime import events
 from live.realtime.auth import token_from_query
 from live.realtime.hub import hub
@@ -50,6 +51,12 @@ class LiveNamespace(socketio.AsyncNamespace):
         self.clients: dict[str, events.Client] = {}
 
     async def _deliver(self, session_id: str, event: str, data: dict) -> None:
+        if event == services.DIRECT:
+            for sid, client in list(self.clients.items()):
+                delivery = await events.direct(client, session_id, data)
+                if delivery is not None:
+                    await self.emit(*delivery, to=sid)
+            return
         await self.emit(event, data, room=session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:

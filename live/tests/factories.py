@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from live import services
-from live.models import Message, Participant, Session, SessionStatus
+from live.models import EventType, Message, Participant, Session, SessionEvent, SessionStatus
 from live.realtime import broadcast
 from live.serializers import MessageOut
 from payments import ledger
@@ -57,10 +57,22 @@ class SessionFactory(factory.django.DjangoModelFactory):
 
 
 class ActiveSessionFactory(SessionFactory):
-    """A session the tutor has started."""
+    """A session the tutor has started, with the student in the room (a realtime connection joined at the
+    start and still there) unless `student_present=False`: ending it completes the booking."""
 
     status = SessionStatus.ACTIVE
     actual_start_time = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def student_present(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            SessionEvent.objects.create(
+                session=obj,
+                type=EventType.JOIN,
+                actor_id=obj.booking.student_id,
+                data={"via": "realtime", "connection": "factory"},
+                timestamp=obj.actual_start_time,
+            )
 
 
 def store_one(*, session_id, sender, content) -> Message:

@@ -22,4 +22,7 @@ PARTICIPANT_KEYS = {
     "isScreenSharing",
     "handRaised",
     "isConnected",
+    "audioMuted",
+    "videoMuted",
+    "removed",
 }

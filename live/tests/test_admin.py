@@ -3,9 +3,11 @@
 import pytest
 from django.contrib.messages import get_messages
 
+from live import services
 from live.models import Message, SessionStatus
 from live.tests.factories import ActiveSessionFactory, SessionFactory
 from payments.ledger import tutor_share
+from payments.models import Refund
 from payments.selectors import tutor_earnings
 from tutoring.models import BookingStatus
 
@@ -86,3 +88,36 @@ def test_not_for_non_staff(client, student):
     client.force_login(student)
     response = client.get(LIST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_detail_shows_the_record_and_attendance(admin_client):
+    session = ActiveSessionFactory()  # the student joined at the start
+    services.participant_update(session_id=session.pk, user=session.booking.student, updates={"handRaised": True})
+    page = admin_client.get(f"{LIST}{session.pk}/change/").content.decode()
+    assert "record (events, oldest first)" in page.lower()
+    assert "hand_raise" in page and "join" in page
+    assert "1 hand raises" in page
+    assert "student: 0 s present, first joined" in page
+    assert 'name="events-0-type"' not in page
+
+
+def test_the_refund_queue_shows_attendance_beside_each_request(admin_client, django_assert_max_num_queries):
+    attended, skipped = ActiveSessionFactory(), ActiveSessionFactory(student_present=False)
+    for session in (attended, skipped):
+        services.session_end(session_id=session.pk, user=session.booking.tutor)
+    # The attended class earns; a student asks for a refund anyway.
+    attended.booking.refresh_from_db()
+    Refund.objects.create(
+        booking=attended.booking,
+        payment=attended.booking.payment,
+        amount=100,
+        currency=attended.booking.currency,
+        reason="too fast",
+        requested_by=attended.booking.student,
+    )
+    with django_assert_max_num_queries(12):
+        response = admin_client.get("/admin/payments/refund/?status__exact=pending")
+    assert response.status_code == 200, response.status_code
+    page = response.content.decode()
+    assert "student never present, tutor" in page  # the missed class's request, opened by the rules
+    assert "student 0 s, tutor" in page

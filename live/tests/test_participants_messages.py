@@ -51,6 +51,9 @@ class TestParticipants:
                     "isScreenSharing": False,
                     "handRaised": False,
                     "isConnected": True,
+                    "audioMuted": False,
+                    "videoMuted": False,
+                    "removed": False,
                 },
                 {
                     "id": str(booking.student_id),
@@ -61,6 +64,9 @@ class TestParticipants:
                     "isScreenSharing": False,
                     "handRaised": True,
                     "isConnected": False,
+                    "audioMuted": False,
+                    "videoMuted": False,
+                    "removed": False,
                 },
             ]
 

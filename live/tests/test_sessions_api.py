@@ -1,12 +1,14 @@
 """Sessions over HTTP: create/join, get, token, start, end — shapes, rules and who may."""
 
 import time
+import uuid
 from datetime import datetime
 
 import jwt
 import pytest
 import yaml
 
+from live import services
 from live.models import Participant, Session, SessionStatus
 from live.tests.conftest import API_KEY_SECRET
 from live.tests.factories import ActiveSessionFactory, SessionFactory, store_one
@@ -270,6 +272,10 @@ class TestEnd:
         tutor = client_for(session.booking.tutor)
         assert_error(tutor.post(url(session, "end")), 409, url(session, "end"), "POST")
         data(tutor.post(url(session, "start")))
+        student = session.booking.student
+        services.presence_enter(
+            connection_id=uuid.uuid4(), process_id=uuid.uuid4(), session_id=session.pk, user=student
+        )
         data(tutor.post(url(session, "end")))
         assert_error(tutor.post(url(session, "end")), 409, url(session, "end"), "POST")
         after_the_hold(tutor_id=session.booking.tutor_id)
@@ -327,6 +333,10 @@ def test_whole_life_cycle(client_for, booking, subscribe, django_capture_on_comm
     subscriber = subscribe(session_id)
     assert data(create(tutor, booking), 200)["session"]["id"] == session_id
     path = f"{SESSIONS}/{session_id}"
+    # The student is in the room (a realtime connection; its presence events are not published here).
+    services.presence_enter(
+        connection_id=uuid.uuid4(), process_id=uuid.uuid4(), session_id=session_id, user=booking.student
+    )
     with django_capture_on_commit_callbacks(execute=True):
         started = data(tutor.post(f"{path}/start"))
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,8 +1,11 @@
-"""A local stand-in for Twilio Video's REST API (video.twilio.com/v1/Rooms), for the real provider's tests.
+"""A local stand-in for Twilio Video's REST API (video.twilio.com/v1/Rooms and /v1/Compositions), for the
+real provider's tests.
 
 It keeps rooms the way Twilio does (unique names are unique among in-progress rooms; "Room exists" is
-error 53113), records every request as sent (method, path, form body, basic-auth credentials), and can
-be told to fail the next requests with any status.
+error 53113), its connected participants (addressed by sid or identity, 404 once disconnected), their
+subscribe rules, the rooms' recording rules and compositions; it records every request as sent
+(method, path, form body, basic-auth credentials), and can be told to fail the next requests with any
+status.
 """
 
 from __future__ import annotations
@@ -34,6 +37,25 @@ class TwilioStub:
     rooms: dict[str, dict] = field(default_factory=dict)
     failures: list[tuple[int, str]] = field(default_factory=list)
     hang_seconds: float = 0.0
+    participants: dict[str, dict[str, dict]] = field(default_factory=dict)  # room sid → identity → participant
+    compositions: dict[str, dict] = field(default_factory=dict)
+
+    def connect(self, room_sid: str, identity: str) -> str:
+        """`identity` connects to the room (as a client with a token would); its participant sid."""
+        sid = "PA" + secrets.token_hex(16)
+        self.participants.setdefault(room_sid, {})[identity] = {
+            "sid": sid,
+            "identity": identity,
+            "status": "connected",
+            "subscribe_rules": [{"type": "include", "all": True}],
+        }
+        return sid
+
+    def participant(self, room_sid: str, key: str) -> dict | None:
+        for participant in self.participants.get(room_sid, {}).values():
+            if key in (participant["sid"], participant["identity"]) and participant["status"] == "connected":
+                return participant
+        return None
 
     def hang(self, seconds: float) -> None:
         """Answer every request only after `seconds` (longer than the client's timeout: it gives up)."""
@@ -61,6 +83,10 @@ class TwilioStub:
             return self.failures.pop(0)
         one = {k: v[0] for k, v in form.items()}
         parts = path.strip("/").split("/")
+        if parts[:2] == ["v1", "Compositions"]:
+            return self._composition(method, parts, one)
+        if parts[:2] == ["v1", "Rooms"] and len(parts) > 3:
+            return self._room_part(method, parts, one)
         if parts[:2] != ["v1", "Rooms"]:
             return 404, _error(20404, "The requested resource was not found", 404)
         if len(parts) == 2 and method == "POST":
@@ -81,6 +107,65 @@ class TwilioStub:
             if one.get("Status") == "completed":
                 room.update(status="completed", end_time="2026-11-23T14:00:00Z", duration=3600)
             return 200, room
+        return 405, _error(20004, "Method not allowed", 405)
+
+    def _room_part(self, method: str, parts: list[str], one: dict[str, str]) -> tuple[int, dict]:
+        room = self.room(parts[2])
+        if room is None:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        sid = room["sid"]
+        if parts[3] == "RecordingRules" and len(parts) == 4 and method == "POST":
+            room["recording_rules"] = json.loads(one["Rules"])
+            return 200, {"room_sid": sid, "rules": room["recording_rules"], "date_created": None, "date_updated": None}
+        if parts[3] != "Participants" or len(parts) < 5:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        participant = self.participant(sid, parts[4])
+        if participant is None:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        if len(parts) == 6 and parts[5] == "SubscribeRules" and method == "POST":
+            participant["subscribe_rules"] = json.loads(one["Rules"])
+            return 200, {
+                "participant_sid": participant["sid"],
+                "room_sid": sid,
+                "rules": participant["subscribe_rules"],
+                "date_created": None,
+                "date_updated": None,
+            }
+        if len(parts) == 5 and method == "POST":
+            if one.get("Status") == "disconnected":
+                participant["status"] = "disconnected"
+            return 200, {
+                "sid": participant["sid"],
+                "room_sid": sid,
+                "account_sid": self.account_sid,
+                "status": participant["status"],
+                "identity": participant["identity"],
+            }
+        return 405, _error(20004, "Method not allowed", 405)
+
+    def _composition(self, method: str, parts: list[str], one: dict[str, str]) -> tuple[int, dict]:
+        if len(parts) == 2 and method == "POST":
+            if self.room(one.get("RoomSid", "")) is None:
+                return 400, _error(53100, "Room not found", 400)
+            sid = "CJ" + secrets.token_hex(16)
+            self.compositions[sid] = {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "room_sid": one["RoomSid"],
+                "status": "enqueued",
+                "format": one.get("Format", "webm"),
+                "status_callback": one.get("StatusCallback"),
+                "url": f"https://video.twilio.com/v1/Compositions/{sid}",
+                "links": {"media": f"https://video.twilio.com/v1/Compositions/{sid}/Media"},
+            }
+            return 201, self.compositions[sid]
+        composition = self.compositions.get(parts[2]) if len(parts) >= 3 else None
+        if composition is None:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        if len(parts) == 4 and parts[3] == "Media" and method == "GET":
+            return 200, {"redirect_to": f"https://media.example.test/{composition['sid']}.mp4?signature=s3cr3t"}
+        if len(parts) == 3 and method == "GET":
+            return 200, composition
         return 405, _error(20004, "Method not allowed", 405)
 
     def _room_json(self, sid: str, one: dict[str, str]) -> dict:

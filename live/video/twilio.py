@@ -8,6 +8,7 @@ stub in tests).
 
 from __future__ import annotations
 
+import json
 import logging
 
 import requests
@@ -16,7 +17,18 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from live.video import AccessGrant, Room, VideoProvider, signed_access_token, status_callback_url
+from live.video import (
+    RECORD_ALL,
+    RECORD_NOTHING,
+    AccessGrant,
+    Media,
+    Room,
+    VideoProvider,
+    composition_callback_url,
+    signed_access_token,
+    status_callback_url,
+    subscribe_rules,
+)
 from tutoring.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -26,6 +38,9 @@ ROOM_EXISTS = 53113
 # Minutes a room waits for its first participant / after its last one left. Twilio's default is 5, so a
 # class opened a little early would lose its room before the other party arrived; 60 is the maximum.
 ROOM_TIMEOUT_MINUTES = 60
+
+# How long Twilio's own link to a composed file lives (it is handed to the browser at once).
+MEDIA_LINK_TTL_SECONDS = 600
 
 FAILURES = (TwilioException, requests.RequestException, KeyError, ValueError)
 
@@ -92,3 +107,61 @@ class TwilioVideoProvider(VideoProvider):
             room_name=room_name,
             ttl=settings.TWILIO_TOKEN_TTL_SECONDS,
         )
+
+    def subscriptions_set(self, *, room_sid: str, subscriber: str, publisher: str, excluded_kinds: list[str]) -> None:
+        try:
+            try:
+                self.rooms(room_sid).participants(subscriber).subscribe_rules.update(
+                    rules=subscribe_rules(publisher=publisher, excluded_kinds=excluded_kinds)
+                )
+            except TwilioRestException as exc:
+                if exc.status != 404:
+                    raise
+                # Not connected: its next connection gets the rules when Twilio reports it.
+        except FAILURES as exc:
+            raise self._fail("subscribe rules update", exc) from exc
+
+    def participant_disconnect(self, *, room_sid: str, identity: str) -> None:
+        try:
+            try:
+                self.rooms(room_sid).participants(identity).update(status="disconnected")
+            except TwilioRestException as exc:
+                if exc.status != 404:
+                    raise
+        except FAILURES as exc:
+            raise self._fail("participant disconnect", exc) from exc
+
+    def recording_set(self, *, room_sid: str, on: bool) -> None:
+        try:
+            self.rooms(room_sid).recording_rules.update(rules=RECORD_ALL if on else RECORD_NOTHING)
+        except FAILURES as exc:
+            raise self._fail("recording rules update", exc) from exc
+
+    def composition_create(self, *, room_sid: str) -> str:
+        try:
+            composition = self.client.video.v1.compositions.create(
+                room_sid=room_sid,
+                audio_sources=["*"],
+                video_layout={"grid": {"video_sources": ["*"]}},
+                format="mp4",
+                status_callback=composition_callback_url(),
+                status_callback_method="POST",
+            )
+            if not composition.sid:
+                raise ValueError("Twilio returned a composition without a sid")
+        except FAILURES as exc:
+            raise self._fail("composition create", exc) from exc
+        return composition.sid
+
+    def composition_media(self, *, composition_sid: str) -> Media:
+        """Twilio answers `GET /v1/Compositions/{sid}/Media` with a short-lived link to the file
+        (`redirect_to`); fetched here with our credentials, never handed out before it is asked for."""
+        uri = f"{self.client.video.base_url}/v1/Compositions/{composition_sid}/Media"
+        try:
+            response = self.client.request("GET", uri, params={"Ttl": MEDIA_LINK_TTL_SECONDS})
+            if response.status_code >= 400:
+                raise ValueError(f"Twilio answered {response.status_code} for the media of {composition_sid}")
+            url = json.loads(response.text)["redirect_to"]
+        except FAILURES as exc:
+            raise self._fail("composition media", exc) from exc
+        return Media(url=url)

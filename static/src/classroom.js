@@ -15,6 +15,8 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   status: data.status,
+  recording: data.recordingStatus,
+  removed: false,
   participants: new Map(),
   messages: new Map(),
   joinedOnce: false,
@@ -87,6 +89,7 @@ function applyStatus(status) {
     element.disabled = ended;
   }
   if (ended) media.leave();
+  if (state.recording !== undefined && $("recording-badge")) applyRecording(state.recording);
 }
 
 function nameOf(userId) {
@@ -129,7 +132,10 @@ function renderParticipants() {
     );
     if (p.isScreenSharing) states.append(chip(S.sharing, "screen", true));
     if (p.handRaised) states.append(chip(S.handRaised, "hand", true));
+    if (p.audioMuted || p.videoMuted) states.append(chip(S.mutedChip, "muted", true));
+    if (p.removed) states.append(chip(S.removedChip, "removed", true));
     item.append(head, states);
+    if (data.role === "tutor" && p.role === "student" && state.status !== "completed") item.append(moderation(p));
     list.append(item);
   }
   const other = [...state.participants.values()].find((p) => p.id !== data.userId);
@@ -138,6 +144,60 @@ function renderParticipants() {
     $("remote-placeholder").textContent = interpolate(data.sandboxVideo ? S.remoteSandbox : S.remotePlaceholder, {
       name: other.name,
     });
+  }
+}
+
+// The tutor's controls for the student: mute or unmute (audio), remove or admit.
+function moderation(p) {
+  const box = document.createElement("div");
+  box.className = "moderation";
+  const button = (id, text, action) => {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = "secondary small";
+    element.id = id;
+    element.textContent = text;
+    element.addEventListener("click", async () => {
+      element.disabled = true;
+      try {
+        Object.assign(p, await action());
+        renderParticipants();
+        showError("");
+      } catch (error) {
+        showError(interpolate(S.actionFailed, { message: error.message }));
+        element.disabled = false;
+      }
+    });
+    return element;
+  };
+  const target = { participantId: p.id };
+  box.append(
+    p.audioMuted
+      ? button("unmute-student", S.unmute, () => send("mute_participant", { ...target, audio: false }))
+      : button("mute-student", S.mute, () => send("mute_participant", { ...target, audio: true })),
+    p.removed
+      ? button("admit-student", S.admit, () => send("admit_participant", target))
+      : button("remove-student", S.remove, () =>
+          window.confirm(interpolate(S.removeConfirm, { name: p.name })) ? send("remove_participant", target) : {},
+        ),
+  );
+  return box;
+}
+
+function notice(text, { rejoin = false } = {}) {
+  $("moderation-text").textContent = text;
+  $("moderation-notice").hidden = !text;
+  $("rejoin").hidden = !rejoin;
+}
+
+function applyRecording(status) {
+  state.recording = status;
+  $("recording-badge").hidden = status !== "recording";
+  const button = $("toggle-recording");
+  if (button) {
+    button.hidden = state.status !== "active";
+    button.textContent = status === "recording" ? S.stopRecording : S.record;
+    button.setAttribute("aria-pressed", String(status === "recording"));
   }
 }
 
@@ -399,7 +459,34 @@ socket.on("participant_updated", ({ participantId, updates }) => {
   renderParticipants();
 });
 
-socket.on("session_updated", (session) => applyStatus(session.status));
+socket.on("session_updated", (session) => {
+  applyStatus(session.status);
+  renderParticipants();
+});
+
+// Only this user's connections receive these two.
+socket.on("muted", ({ audio, video }) => {
+  notice(S.youWereMuted);
+  if (audio && state.me.isAudioEnabled) media.set("audio", false).catch(() => {});
+  if (video && state.me.isVideoEnabled) media.set("video", false).catch(() => {});
+  if (audio) state.me.isAudioEnabled = false;
+  if (video) state.me.isVideoEnabled = false;
+  renderControls();
+});
+
+socket.on("removed", () => {
+  state.removed = true;
+  notice(S.youWereRemoved, { rejoin: true });
+  media.leave();
+  for (const element of document.querySelectorAll(".controls button, #chat-form input, #chat-form button")) {
+    element.disabled = true;
+  }
+});
+
+socket.on("recording_updated", ({ recording }) => {
+  applyRecording(recording.status);
+  if (recording.status === "ready") notice(S.recordingReady);
+});
 
 socket.on("error", (error) => showError(error?.message || ""));
 
@@ -450,6 +537,22 @@ async function sessionAction(path, button) {
     button.disabled = false;
   }
 }
+
+$("rejoin").addEventListener("click", () => window.location.reload());
+
+$("toggle-recording")?.addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const recording = await api("POST", state.recording === "recording" ? "/recording/stop" : "/recording/start");
+    applyRecording(recording.status);
+    showError("");
+  } catch (error) {
+    showError(interpolate(S.actionFailed, { message: error.message }));
+  } finally {
+    button.disabled = false;
+  }
+});
 
 $("start-class")?.addEventListener("click", (event) => sessionAction("/start", event.currentTarget));
 $("end-class")?.addEventListener("click", (event) => {

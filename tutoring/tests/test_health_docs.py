@@ -51,6 +51,15 @@ DOCUMENTED_PATHS = [
     "/api/live/sessions/{session_id}/end",
     "/api/live/sessions/{session_id}/participants",
     "/api/live/sessions/{session_id}/messages",
+    "/api/live/sessions/{session_id}/participants/{user_id}/mute",
+    "/api/live/sessions/{session_id}/participants/{user_id}/remove",
+    "/api/live/sessions/{session_id}/participants/{user_id}/admit",
+    "/api/live/sessions/{session_id}/events",
+    "/api/live/sessions/{session_id}/stats",
+    "/api/live/sessions/{session_id}/recording",
+    "/api/live/sessions/{session_id}/recording/start",
+    "/api/live/sessions/{session_id}/recording/stop",
+    "/api/live/sessions/{session_id}/recording/media",
     "/api/payments/intents",
     "/api/payments/refunds",
     "/api/payments/refunds/{refund_id}",
@@ -65,6 +74,7 @@ DOCUMENTED_PATHS = [
     "/api/withdrawals/stats",
     "/api/webhooks/stripe",
     "/api/webhooks/twilio/video",
+    "/api/webhooks/twilio/composition",
 ]
 
 

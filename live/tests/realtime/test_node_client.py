@@ -90,3 +90,30 @@ def test_the_seed_client_code_works_unchanged(node, realtime_server, live_sessio
     # Closing the student's socket tells the room.
     assert out["studentLeft"] == {"participantId": str(student.pk), "updates": {"isConnected": False}}
     assert Participant.objects.get(session=live_session, user=student).is_connected is False
+
+
+def test_the_tutor_moderates_through_the_node_client(node, realtime_server, live_session):
+    tutor, student = live_session.booking.tutor, live_session.booking.student
+    session_id = str(live_session.pk)
+    config = {
+        "url": realtime_server,
+        "sessionId": session_id,
+        "studentId": str(student.pk),
+        "tokens": {"tutor": str(AccessToken.for_user(tutor)), "student": str(AccessToken.for_user(student))},
+    }
+
+    out = run_node(node, "moderation.js", config)
+
+    assert out["mute"]["data"]["audioMuted"] is True
+    assert out["muted"] == {"sessionId": session_id, "audio": True, "video": False}
+    assert out["mutedUpdate"]["updates"] == {"audioMuted": True}
+    assert out["remove"]["data"]["removed"] is True
+    assert out["removed"] == {"sessionId": session_id}
+    assert out["messageAfterRemoval"]["statusCode"] == 403
+    assert out["rejoin"]["statusCode"] == 403
+    assert out["removedToken"] == 403
+    assert out["admit"]["data"]["removed"] is False
+    assert out["admittedToken"] == 200
+    assert out["join"]["data"]["session"]["id"] == session_id
+    assert out["message"]["content"] == "welcome back"
+    assert Participant.objects.get(session=live_session, user=student).removed is False

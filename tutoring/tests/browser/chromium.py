@@ -15,6 +15,8 @@ ARGS = [
     # A fake camera and microphone, allowed without a prompt: the classroom's preview has a picture.
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    # The recording player is started by the test's script, not by a person's click.
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 
