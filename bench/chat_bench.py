@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,9 @@ from tutoring.tests.servers import process, server  # noqa: E402  (needs the pro
 
 SERVER_ENV = {
     "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "b" * 50),
-    "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", "bench-signing-key-" + "k" * 32),
+    # Random per run: with DJANGO_DEBUG=0 the settings refuse guessable keys.
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY") or secrets.token_urlsafe(50),
     "JWT_ACCESS_MINUTES": "120",
     "RATE_LIMIT_CHAT": "1000000/m",
     "RATE_LIMIT_API": "1000000/m",

@@ -16,7 +16,7 @@ from typing import Any
 
 from live import services
 from live.models import Message
-from live.realtime import abroadcast
+from live.realtime import abroadcast_many
 from live.serializers import MessageOut
 from tutoring.errors import ApplicationError
 from tutoring.models import User
@@ -65,12 +65,16 @@ class ChatWriter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, session_id, _, future), result in zip(batch, results, strict=True):
-                if isinstance(result, dict):
-                    try:
-                        await abroadcast(session_id, services.MESSAGE, result)
-                    except Exception:  # stored and acknowledged; a lost notification is logged only
-                        logger.exception("realtime: could not publish message %s", result.get("id"))
+            stored = [
+                (session_id, services.MESSAGE, result)
+                for (_, session_id, _, _), result in zip(batch, results, strict=True)
+                if isinstance(result, dict)
+            ]
+            try:
+                await abroadcast_many(stored)  # in arrival order, one round trip for the batch
+            except Exception:  # stored and acknowledged; a lost notification is logged only
+                logger.exception("realtime: could not publish %d chat messages", len(stored))
+            for (*_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     if isinstance(result, dict):
                         future.set_result(result)
