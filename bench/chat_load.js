@@ -66,17 +66,19 @@ async function main() {
       rooms.map(async (room, k) => {
         const c = first + k;
         const url = urls[c % urls.length];
-        const pair = await Promise.all(room.tokens.map((token) => open(url, token)));
+        // Each user connects, then joins: the setup a classroom's page does.
+        const pair = await Promise.all(
+          room.tokens.map(async (token) => {
+            const socket = await open(url, token);
+            const ack = await socket.timeout(120000).emitWithAck("join", { sessionId: room.sessionId });
+            if (!ack.data) throw new Error(`join refused: ${JSON.stringify(ack)}`);
+            return socket;
+          }),
+        );
         pair.forEach((socket, i) => users.push({ socket, room, classroom: c, me: i }));
       }),
     );
   }
-  await Promise.all(
-    users.map(async (u) => {
-      const ack = await u.socket.timeout(60000).emitWithAck("join", { sessionId: u.room.sessionId });
-      if (!ack.data) throw new Error(`join refused: ${JSON.stringify(ack)}`);
-    }),
-  );
   const setupMs = Math.round(performance.now() - setupStart);
   if (config.mode === "idle") {
     process.stdout.write(`READY ${JSON.stringify({ setupMs, connections: users.length })}\n`);

@@ -100,18 +100,41 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored(rooms: list[dict]) -> int:
     from live.models import Message
 
     return Message.objects.filter(session_id__in=[r["sessionId"] for r in rooms]).count()
 
 
+def attempt(run, name: str, kind: str, **kwargs) -> dict | None:
+    """One run; a run that fails (the load generator gave up, a server died) is reported, not fatal."""
+    try:
+        return run(name, kind, **kwargs)
+    except Exception as exc:
+        print(f"    {name} failed: {str(exc).strip()[-2000:]}", flush=True)
+        FAILED.append(f"{name}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+        return None
+
+
+FAILED: list[str] = []
+
+
 def chat(name: str, kind: str, *, classrooms: int, rate: float, seconds: float, processes: int = 1) -> dict:
     rooms = seed(classrooms)
     print(f"  {name}: {classrooms} classrooms × 2 users × {rate:g} msg/s, {processes} {kind}", flush=True)
     with servers(kind, processes) as procs:
+        cpu = sum(cpu_seconds(p.proc.pid) for p in procs)
         result = run_load([p.base for p in procs], rooms, rate, seconds)
+        cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - cpu
         result["rss_mb"] = [rss_mb(p.proc.pid) for p in procs]
+    # CPU per message moves less with the machine's other load than latency does.
+    result["cpu_ms_per_msg"] = round(1000 * cpu / result["sent"], 3) if result["sent"] else None
     result.update(name=name, server=kind, processes=processes, offered=round(classrooms * 2 * rate))
     result["stored"] = None if kind == "node" else stored(rooms)
     print(f"    {summary(result)}", flush=True)
@@ -161,7 +184,8 @@ def rest(path: Path) -> dict | None:
 def summary(r: dict) -> str:
     return (
         f"sent {r['sent']} received {r['received']} lost {r['lost']} errors {r['errors']} stored {r['stored']} "
-        f"setup {r['setupMs']} ms, p50 {r['p50']} p99 {r['p99']} max {r['max']} ms, {r['throughput']} msg/s"
+        f"setup {r['setupMs']} ms, p50 {r['p50']} p99 {r['p99']} max {r['max']} ms, {r['throughput']} msg/s, "
+        f"server CPU {r['cpu_ms_per_msg']} ms/msg"
     )
 
 
@@ -208,14 +232,14 @@ def report(results: dict, out: Path) -> str:
         "## Chat (send → receipt at the other participant)",
         "",
         "| run | server | offered msg/s | sent | received | lost | errors | stored | setup ms | p50 | p90 | p99 "
-        "| max | delivered msg/s | server RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max | delivered msg/s | server CPU ms/msg | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in chats:
         lines.append(
             f"| {r['name']} | {r['processes']} {r['server']} | {r['offered']} | {r['sent']} | {r['received']} "
             f"| {r['lost']} | {r['errors']} | {'–' if r['stored'] is None else r['stored']} | {r['setupMs']} "
-            f"| {r['p50']} | {r['p90']} | {r['p99']} | {r['max']} | {r['throughput']} "
+            f"| {r['p50']} | {r['p90']} | {r['p99']} | {r['max']} | {r['throughput']} | {r['cpu_ms_per_msg']} "
             f"| {', '.join(str(m) for m in r['rss_mb'])} |"
         )
     lines += ["", "![latency percentiles](latency.png)", "", "## Goals (ratios of this run)", ""]
@@ -238,7 +262,8 @@ def report(results: dict, out: Path) -> str:
     if daphne and uvi:
         lines.append(
             f"| uvicorn / daphne: p50, p99, setup | {ratio(uvi['p50'], daphne['p50'])}, "
-            f"{ratio(uvi['p99'], daphne['p99'])}, {ratio(uvi['setupMs'], daphne['setupMs'])} | (choice of server) |"
+            f"{ratio(uvi['p99'], daphne['p99'])}, {ratio(uvi['setupMs'], daphne['setupMs'])}; CPU per message "
+            f"{ratio(uvi['cpu_ms_per_msg'], daphne['cpu_ms_per_msg'])} | (choice of server) |"
         )
     if cap1:
         lines.append(
@@ -252,11 +277,14 @@ def report(results: dict, out: Path) -> str:
             "| ≥ 1.8× |"
         )
     idles = {r["server"]: r for r in results["idle"]}
+    for kind in ("daphne", "uvicorn"):
+        if kind in idles:
+            ours = idles[kind]
+            lines.append(
+                f"| {ours['connections']} idle joined connections on one {kind}: RSS | {ours['rss_mb']} MB | < 400 MB |"
+            )
     if "daphne" in idles:
         ours = idles["daphne"]
-        lines.append(
-            f"| {ours['connections']} idle joined connections on one daphne: RSS | {ours['rss_mb']} MB | < 400 MB |"
-        )
         if "node" in idles:
             lines.append(
                 f"| {ours['connections']} idle connections: setup daphne / Node, RSS daphne / Node | "
@@ -276,6 +304,8 @@ def report(results: dict, out: Path) -> str:
                 f"| {r['server']} | {r['connections']} | {r['setupMs'] / 1000:.1f} "
                 f"| {r['rss_before_mb']} | {r['rss_mb']} |"
             )
+    if results["failed"]:
+        lines += ["", "## Runs that failed", ""] + [f"- {failure}" for failure in results["failed"]]
     lines += ["", "## REST", ""]
     if results["rest"] is None:
         lines.append("bench/rest_bench.py is not there: not run.")
@@ -288,9 +318,12 @@ def report(results: dict, out: Path) -> str:
         "`chat_load.js` (the official socket.io-client, default transports: polling, then the websocket "
         "upgrade) drives every run; latency is measured from the send to the receipt by the *other* "
         "participant (one Node process holds both ends, so one clock). `setup ms`: connect, upgrade and "
-        "join of every connection of the run, one classroom at a time. `delivered msg/s`: messages "
+        "join of every connection of the run, one classroom at a time (50 at a time for the idle runs). "
+        "`delivered msg/s`: messages "
         "received by the other participant per second from the first send to the last receipt (under "
-        "overload: what the servers sustain). Ours: `DJANGO_DEBUG=0`, every message counted against the "
+        "overload: what the servers sustain). `server CPU ms/msg`: the server processes' CPU time during "
+        "the run (connections included) per message sent, which moves less with the machine's other load "
+        "than latency. Ours: `DJANGO_DEBUG=0`, every message counted against the "
         "chat limit (raised for the run), stored, then published; `lost` = sent − received after up to "
         "30 s of drain.",
         "",
@@ -337,10 +370,10 @@ def main() -> None:
     common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds}
     print("chat", flush=True)
     if "node" not in args.skip:
-        results["chat"].append(chat("node 400", "node", **common))
-    results["chat"].append(chat("daphne 400", "daphne", **common))
+        results["chat"].append(attempt(chat, "node 400", "node", **common))
+    results["chat"].append(attempt(chat, "daphne 400", "daphne", **common))
     if "uvicorn" not in args.skip:
-        results["chat"].append(chat("uvicorn 400", "uvicorn", **common))
+        results["chat"].append(attempt(chat, "uvicorn 400", "uvicorn", **common))
     if "capacity" not in args.skip:
         print("capacity", flush=True)
         per_user = 5.0
@@ -353,16 +386,23 @@ def main() -> None:
                 continue
             rooms = max(1, round(offered / (2 * per_user)))
             results["chat"].append(
-                chat(name, "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds, processes=processes)
+                attempt(
+                    chat, name, "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds, processes=processes
+                )
             )
     if "idle" not in args.skip:
         print("idle connections", flush=True)
         classrooms, batch = max(1, args.idle // 2), 50
         if "node" not in args.skip:
-            results["idle"].append(idle("node idle", "node", classrooms=classrooms, batch=batch))
-        results["idle"].append(idle("daphne idle", "daphne", classrooms=classrooms, batch=batch))
+            results["idle"].append(attempt(idle, "node idle", "node", classrooms=classrooms, batch=batch))
+        results["idle"].append(attempt(idle, "daphne idle", "daphne", classrooms=classrooms, batch=batch))
+        if "uvicorn" not in args.skip:
+            results["idle"].append(attempt(idle, "uvicorn idle", "uvicorn", classrooms=classrooms, batch=batch))
     if "rest" not in args.skip:
         results["rest"] = rest(args.out / "rest.json")
+    results["chat"] = [r for r in results["chat"] if r]
+    results["idle"] = [r for r in results["idle"] if r]
+    results["failed"] = FAILED
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     plot([r for r in results["chat"] if r["percentiles"]["50"] is not None], args.out / "latency.png")
     print()
