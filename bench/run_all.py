@@ -343,7 +343,9 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=5000, help="idle connections (two per classroom)")
     parser.add_argument("--out", type=Path, default=BENCH / "report")
     parser.add_argument("--quick", action="store_true", help="tiny parameters: a smoke test, not a measurement")
-    parser.add_argument("--skip", action="append", default=[], choices=["node", "uvicorn", "capacity", "idle", "rest"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["chat", "node", "uvicorn", "capacity", "idle", "rest"]
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.classrooms, args.capacity_rate, args.overload_rate, args.idle = 2, 2, 40, 80, 20
@@ -368,12 +370,13 @@ def main() -> None:
         "rest": None,
     }
     common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds}
-    print("chat", flush=True)
-    if "node" not in args.skip:
-        results["chat"].append(attempt(chat, "node 400", "node", **common))
-    results["chat"].append(attempt(chat, "daphne 400", "daphne", **common))
-    if "uvicorn" not in args.skip:
-        results["chat"].append(attempt(chat, "uvicorn 400", "uvicorn", **common))
+    if "chat" not in args.skip:
+        print("chat", flush=True)
+        if "node" not in args.skip:
+            results["chat"].append(attempt(chat, "node 400", "node", **common))
+        results["chat"].append(attempt(chat, "daphne 400", "daphne", **common))
+        if "uvicorn" not in args.skip:
+            results["chat"].append(attempt(chat, "uvicorn 400", "uvicorn", **common))
     if "capacity" not in args.skip:
         print("capacity", flush=True)
         per_user = 5.0
