@@ -10,9 +10,9 @@ In one run, with the same load generator (bench/chat_load.js) for both sides:
   httptools, websockets), every message of ours stored before it is sent; the setup of those 100
   connections (connect, websocket upgrade, join) is timed in the same runs;
 - capacity: one daphne at 1,500 stored msg/s (150 classrooms × 5 msg/s), then one and two daphne
-  processes offered more than one can take (default 4,000 msg/s): the messages delivered per second
-  is what each sustains;
-- 5,000 idle socket.io connections, each joined to a session, on one process (ours and Node): the time
+  processes with the offered rate raised step by step (--steps, 10 s each) until a step loses a
+  message or its p99 passes 100 ms: the last step before is what each sustains;
+- 5,000 idle socket.io connections, each joined to a session, on one process (ours, uvicorn, Node): the time
   to set them up and the server's resident memory once they are;
 - the REST bench (bench/rest_bench.py --json), when that file exists, as a subprocess.
 
@@ -45,6 +45,7 @@ from chat_bench import SERVER_ENV, run_load, seed, setup_django  # noqa: E402  (
 
 from tutoring.tests.servers import command, free_port, running  # noqa: E402
 
+STEP_P99_MS = 100  # a capacity step passes with nothing lost and p99 under this
 PERCENTILES = ["50", "75", "90", "95", "99", "99.9", "100"]
 
 
@@ -220,7 +221,8 @@ def report(results: dict, out: Path) -> str:
     chats: list[dict] = results["chat"]
     by = {r["name"]: r for r in chats}
     node, daphne, uvi = by.get("node 400"), by.get("daphne 400"), by.get("uvicorn 400")
-    cap1, over1, over2 = by.get("daphne 1500"), by.get("1 daphne overload"), by.get("2 daphne overload")
+    cap1 = by.get("daphne 1500")
+    capacity = results["capacity"]
     lines = [
         "# Benchmark report",
         "",
@@ -270,11 +272,11 @@ def report(results: dict, out: Path) -> str:
             f"| one daphne at {cap1['offered']} stored msg/s: p99, lost | {cap1['p99']} ms, {cap1['lost']} lost "
             f"({cap1['throughput']} msg/s delivered) | p99 < 100 ms, 0 lost |"
         )
-    if over1 and over2:
+    if "1" in capacity and "2" in capacity:
+        one, two = capacity["1"]["capacity"], capacity["2"]["capacity"]
         lines.append(
-            f"| offered {over1['offered']} msg/s: delivered by 2 daphne / 1 daphne | "
-            f"{over2['throughput']} / {over1['throughput']} = {ratio(over2['throughput'], over1['throughput'])} "
-            "| ≥ 1.8× |"
+            f"| capacity (highest step with nothing lost and p99 ≤ {STEP_P99_MS} ms): 2 daphne / 1 daphne | "
+            f"{two} / {one} msg/s = {ratio(two, one)} | ≥ 1.8× (and one ≥ 1,500) |"
         )
     idles = {r["server"]: r for r in results["idle"]}
     for kind in ("daphne", "uvicorn"):
@@ -320,8 +322,9 @@ def report(results: dict, out: Path) -> str:
         "participant (one Node process holds both ends, so one clock). `setup ms`: connect, upgrade and "
         "join of every connection of the run, one classroom at a time (50 at a time for the idle runs). "
         "`delivered msg/s`: messages "
-        "received by the other participant per second from the first send to the last receipt (under "
-        "overload: what the servers sustain). `server CPU ms/msg`: the server processes' CPU time during "
+        "received by the other participant per second from the first send to the last receipt. "
+        "`N daphne step R`: the capacity steps (offered R msg/s, 10 s each, until one loses a message or "
+        "its p99 passes 100 ms). `server CPU ms/msg`: the server processes' CPU time during "
         "the run (connections included) per message sent, which moves less with the machine's other load "
         "than latency. Ours: `DJANGO_DEBUG=0`, every message counted against the "
         "chat limit (raised for the run), stored, then published; `lost` = sent − received after up to "
@@ -339,7 +342,13 @@ def main() -> None:
     parser.add_argument("--classrooms", type=int, default=50, help="classrooms of the 400 msg/s runs")
     parser.add_argument("--rate", type=float, default=4.0, help="messages/s per user of the 400 msg/s runs")
     parser.add_argument("--capacity-rate", type=int, default=1500, help="offered msg/s of the capacity run")
-    parser.add_argument("--overload-rate", type=int, default=4000, help="offered msg/s of the 1 vs 2 processes runs")
+    parser.add_argument(
+        "--steps",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[100, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000],
+        help="offered msg/s of the capacity steps, comma-separated",
+    )
+    parser.add_argument("--step-seconds", type=float, default=10.0)
     parser.add_argument("--idle", type=int, default=5000, help="idle connections (two per classroom)")
     parser.add_argument("--out", type=Path, default=BENCH / "report")
     parser.add_argument("--quick", action="store_true", help="tiny parameters: a smoke test, not a measurement")
@@ -348,7 +357,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.classrooms, args.capacity_rate, args.overload_rate, args.idle = 2, 2, 40, 80, 20
+        args.seconds, args.classrooms, args.capacity_rate, args.idle = 2, 2, 40, 20
+        args.steps, args.step_seconds = [20, 40], 2
     if not (BENCH / "node_modules" / "socket.io-client").is_dir():
         sys.exit("run `npm ci --prefix bench` first (make bench does)")
     setup_django()
@@ -366,6 +376,7 @@ def main() -> None:
         "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
         "command": "bench/run_all.py " + " ".join(sys.argv[1:]),
         "chat": [],
+        "capacity": {},
         "idle": [],
         "rest": None,
     }
@@ -380,19 +391,35 @@ def main() -> None:
     if "capacity" not in args.skip:
         print("capacity", flush=True)
         per_user = 5.0
-        for name, offered, processes in [
-            ("daphne 1500", args.capacity_rate, 1),
-            ("1 daphne overload", args.overload_rate, 1),
-            ("2 daphne overload", args.overload_rate, 2),
-        ]:
+        rooms = max(1, round(args.capacity_rate / (2 * per_user)))
+        results["chat"].append(
+            attempt(chat, "daphne 1500", "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds)
+        )
+        # What one and two processes sustain: the offered rate is raised step by step until a step loses
+        # messages or its p99 passes STEP_P99_MS; the last step before is the capacity. Far past
+        # saturation a process delivers less, not more, so flooding both would compare collapses.
+        for processes in (1, 2):
             if processes > 1 and "node" in args.skip:  # no Redis: no bus between the processes
                 continue
-            rooms = max(1, round(offered / (2 * per_user)))
-            results["chat"].append(
-                attempt(
-                    chat, name, "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds, processes=processes
+            steps = []
+            for offered in args.steps:
+                rooms = max(1, round(offered / (2 * per_user)))
+                step = attempt(
+                    chat,
+                    f"{processes} daphne step {offered}",
+                    "daphne",
+                    classrooms=rooms,
+                    rate=per_user,
+                    seconds=args.step_seconds,
+                    processes=processes,
                 )
-            )
+                if step is None:
+                    break
+                steps.append(step)
+                if step["lost"] or step["p99"] is None or step["p99"] > STEP_P99_MS:
+                    break
+            passed = [s["offered"] for s in steps if not s["lost"] and s["p99"] is not None and s["p99"] <= STEP_P99_MS]
+            results["capacity"][str(processes)] = {"capacity": max(passed, default=0), "steps": steps}
     if "idle" not in args.skip:
         print("idle connections", flush=True)
         classrooms, batch = max(1, args.idle // 2), 50
