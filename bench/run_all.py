@@ -244,6 +244,19 @@ def report(results: dict, out: Path) -> str:
             f"| {r['p50']} | {r['p90']} | {r['p99']} | {r['max']} | {r['throughput']} | {r['cpu_ms_per_msg']} "
             f"| {', '.join(str(m) for m in r['rss_mb'])} |"
         )
+    for processes, found in capacity.items():
+        lines += [
+            "",
+            f"Capacity steps, {processes} daphne (capacity: {found['capacity']} msg/s):",
+            "",
+            "| offered msg/s | sent | received | lost | stored | p50 | p99 | delivered msg/s | server CPU ms/msg |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in found["steps"]:
+            lines.append(
+                f"| {r['offered']} | {r['sent']} | {r['received']} | {r['lost']} | {r['stored']} | {r['p50']} "
+                f"| {r['p99']} | {r['throughput']} | {r['cpu_ms_per_msg']} |"
+            )
     lines += ["", "![latency percentiles](latency.png)", "", "## Goals (ratios of this run)", ""]
     lines.append("| goal | measured | target |")
     lines.append("|---|---|---|")
