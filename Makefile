@@ -67,6 +67,16 @@ test: $(VENV)/.dev $(JS_TESTS)/node_modules/.installed static/dist/.built
 lint: $(VENV)/.dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# The benchmarks' extra packages (the plot, uvicorn's uvloop/httptools/websockets, py-spy).
+$(VENV)/.bench: requirements-bench.txt requirements-dev.txt requirements.txt constraints.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-bench.txt -c constraints.txt
+	touch $@ $(VENV)/.dev $(VENV)/.runtime
+
+# Every benchmark in one run, written to bench/report/REPORT.md with a latency plot (bench/README.md).
+# Not part of `make test`. Set DATABASE_URL and REDIS_URL for production-like figures.
+bench: $(VENV)/.bench bench/node_modules/.installed
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
 # Realtime chat under load: our stack against a plain Node socket.io server (see bench/README.md).
 bench-chat: $(VENV)/.dev bench/node_modules/.installed
 	$(BIN)/python bench/chat_bench.py $(BENCH_ARGS)

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,9 @@ from tutoring.tests.servers import process, server  # noqa: E402  (needs the pro
 
 SERVER_ENV = {
     "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "b" * 50),
-    "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", "bench-signing-key-" + "k" * 32),
+    # Random per run: with DJANGO_DEBUG=0 the settings refuse guessable keys.
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY") or secrets.token_urlsafe(50),
     "JWT_ACCESS_MINUTES": "120",
     "RATE_LIMIT_CHAT": "1000000/m",
     "RATE_LIMIT_API": "1000000/m",
@@ -65,14 +67,17 @@ def seed(classrooms: int) -> list[dict]:
     from tutoring.models import Booking, BookingStatus, Role, User
 
     run = uuid.uuid4().hex[:8]
-    rooms = []
     start = timezone.now() + timedelta(days=1)
-    for i in range(classrooms):
-        tutor = User.objects.create(email=f"bench-{run}-t{i}@bench.test", name=f"Tutor {i}", role=Role.TUTOR)
-        student = User.objects.create(email=f"bench-{run}-s{i}@bench.test", name=f"Student {i}", role=Role.STUDENT)
-        booking = Booking.objects.create(
-            tutor=tutor,
-            student=student,
+    # In bulk: the idle-connections bench seeds thousands of classrooms.
+    users = User.objects.bulk_create(
+        User(email=f"bench-{run}-{kind}{i}@bench.test", name=f"{kind} {i}", role=role)
+        for i in range(classrooms)
+        for kind, role in (("t", Role.TUTOR), ("s", Role.STUDENT))
+    )
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            tutor=users[2 * i],
+            student=users[2 * i + 1],
             start_time=start,
             end_time=start + timedelta(hours=1),
             duration_minutes=60,
@@ -80,16 +85,32 @@ def seed(classrooms: int) -> list[dict]:
             currency="usd",
             status=BookingStatus.PAID,
         )
-        session = Session.objects.create(
-            booking=booking, room_name=f"booking-{booking.pk}", room_sid=f"RM{uuid.uuid4().hex}"
-        )
-        Participant.objects.bulk_create(session.new_participants())
-        rooms.append({"sessionId": str(session.pk), "tokens": [str(AccessToken.for_user(u)) for u in (tutor, student)]})
+        for i in range(classrooms)
+    )
+    sessions = Session.objects.bulk_create(
+        Session(booking=booking, room_name=f"booking-{booking.pk}", room_sid=f"RM{uuid.uuid4().hex}")
+        for booking in bookings
+    )
+    Participant.objects.bulk_create(p for session in sessions for p in session.new_participants())
+    rooms = [
+        {
+            "sessionId": str(session.pk),
+            "tokens": [str(AccessToken.for_user(u)) for u in (users[2 * i], users[2 * i + 1])],
+        }
+        for i, session in enumerate(sessions)
+    ]
     return rooms
 
 
-def run_load(urls: list[str], rooms: list[dict], rate: float, seconds: float) -> dict:
-    config = {"urls": urls, "rate": rate, "seconds": seconds, "drainSeconds": 30, "classrooms": rooms}
+def run_load(urls: list[str], rooms: list[dict], rate: float, seconds: float, *, connect_batch: int = 1) -> dict:
+    config = {
+        "urls": urls,
+        "rate": rate,
+        "seconds": seconds,
+        "drainSeconds": 30,
+        "connectBatch": connect_batch,
+        "classrooms": rooms,
+    }
     done = subprocess.run(
         ["node", str(BENCH / "chat_load.js")],
         input=json.dumps(config),

@@ -2,18 +2,27 @@
 // socket.io-client (default transports: polling first, then the websocket upgrade), measuring the
 // latency from send to receipt at the *other* participant.
 //
-//   node bench/chat_load.js < config.json
-//   config: {urls, rate, seconds, drainSeconds, classrooms: [{sessionId, tokens: [tutorToken, studentToken]}]}
-//   (classroom i connects both its users to urls[i % urls.length], as a sticky load balancer would)
+//   node bench/chat_load.js < config.json    (or: node bench/chat_load.js config.json)
+//   config: {urls, rate, seconds, drainSeconds, connectBatch, mode, classrooms: [{sessionId, tokens: [tutorToken, studentToken]}]}
+//   (classroom i connects both its users to urls[i % urls.length], as a sticky load balancer would;
+//   `connectBatch` classrooms connect at once, default 1)
 //
-// Prints one JSON object: {sent, acked, received, lost, errors, p50, p90, p99, max} (latencies in ms).
-// `lost` = sent − received: what the other participant had not received when the run ended (after up
-// to drainSeconds for what was still in flight); `errors` counts error acks (e.g. 429).
+// Prints one JSON object: {sent, acked, received, lost, errors, setupMs, throughput, percentiles,
+// p50, p90, p99, max} (latencies in ms). `setupMs`: from the first connect until every connection has
+// upgraded to websocket and joined its session. `throughput`: messages received by the other
+// participant per second, from the first send to the last receipt. `lost` = sent − received: what the
+// other participant had not received when the run ended (after up to drainSeconds for what was still
+// in flight); `errors` counts error acks (e.g. 429).
+//
+// mode "idle": connect and join every user, print `READY {"setupMs", "connections"}` on a line, then
+// hold the connections open, sending nothing, until stdin closes (config from a file then) (the caller measures memory meanwhile).
 "use strict";
 
 const { io } = require("socket.io-client");
 
-function readStdin() {
+function readConfig() {
+  // From a file when one is named (idle mode keeps stdin for the caller's "stop"), else from stdin.
+  if (process.argv[2]) return Promise.resolve(JSON.parse(require("node:fs").readFileSync(process.argv[2], "utf8")));
   return new Promise((resolve) => {
     let text = "";
     process.stdin.on("data", (chunk) => (text += chunk));
@@ -26,6 +35,8 @@ function percentile(sorted, p) {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return Math.round(sorted[i] * 100) / 100;
 }
+
+const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 100];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,24 +53,44 @@ function open(url, token) {
 }
 
 async function main() {
-  const config = await readStdin();
+  const config = await readConfig();
   const { urls, rate, seconds } = config;
   const drainMs = (config.drainSeconds ?? 5) * 1000;
   const users = [];
+  const batch = config.connectBatch ?? 1;
+  const setupStart = performance.now();
   // Connect in batches so the connect storm is not part of the measurement.
-  for (const [c, room] of config.classrooms.entries()) {
-    const url = urls[c % urls.length];
-    const pair = await Promise.all(room.tokens.map((token) => open(url, token)));
-    pair.forEach((socket, i) => users.push({ socket, room, classroom: c, me: i }));
+  for (let first = 0; first < config.classrooms.length; first += batch) {
+    const rooms = config.classrooms.slice(first, first + batch);
+    await Promise.all(
+      rooms.map(async (room, k) => {
+        const c = first + k;
+        const url = urls[c % urls.length];
+        // Each user connects, then joins: the setup a classroom's page does.
+        const pair = await Promise.all(
+          room.tokens.map(async (token) => {
+            const socket = await open(url, token);
+            const ack = await socket.timeout(120000).emitWithAck("join", { sessionId: room.sessionId });
+            if (!ack.data) throw new Error(`join refused: ${JSON.stringify(ack)}`);
+            return socket;
+          }),
+        );
+        pair.forEach((socket, i) => users.push({ socket, room, classroom: c, me: i }));
+      }),
+    );
   }
-  await Promise.all(
-    users.map(async (u) => {
-      const ack = await u.socket.timeout(30000).emitWithAck("join", { sessionId: u.room.sessionId });
-      if (!ack.data) throw new Error(`join refused: ${JSON.stringify(ack)}`);
-    }),
-  );
+  const setupMs = Math.round(performance.now() - setupStart);
+  if (config.mode === "idle") {
+    process.stdout.write(`READY ${JSON.stringify({ setupMs, connections: users.length })}\n`);
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.on("close", resolve));
+    for (const u of users) u.socket.close();
+    return;
+  }
 
   const pending = new Map(); // message key -> send time (ms, high resolution)
+  let firstSend = null;
+  let lastReceipt = null;
   const latencies = [];
   let sent = 0;
   let acked = 0;
@@ -74,7 +105,8 @@ async function main() {
       const start = pending.get(m.content);
       if (start === undefined) return;
       pending.delete(m.content);
-      latencies.push(performance.now() - start);
+      lastReceipt = performance.now();
+      latencies.push(lastReceipt - start);
       received += 1;
     });
   }
@@ -89,7 +121,9 @@ async function main() {
       let next = performance.now();
       while (next < end) {
         const content = `${u.classroom}:${u.me}:${seq++}`;
-        pending.set(content, performance.now());
+        const now = performance.now();
+        if (firstSend === null) firstSend = now;
+        pending.set(content, now);
         sent += 1;
         u.socket.emit("message", { sessionId: u.room.sessionId, content }, (ack) => {
           if (ack && ack.data) acked += 1;
@@ -123,6 +157,9 @@ async function main() {
       lost: sent - received,
       errors,
       errorSamples,
+      setupMs,
+      throughput: received && lastReceipt > firstSend ? Math.round((received * 1000) / (lastReceipt - firstSend)) : 0,
+      percentiles: Object.fromEntries(PERCENTILES.map((p) => [String(p), percentile(latencies, p)])),
       p50: percentile(latencies, 50),
       p90: percentile(latencies, 90),
       p99: percentile(latencies, 99),

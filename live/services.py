@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_lazy
@@ -701,8 +701,13 @@ def _chat_quota(drafts: Sequence[MessageDraft]) -> dict[int, RateLimited]:
 def _insert(messages: dict[int, Message], results: list) -> None:
     """One INSERT for the batch; if it fails, each message on its own, so a bad one fails alone."""
     try:
-        with transaction.atomic():
-            Message.objects.bulk_create(messages.values())
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # One statement, atomic on its own: bulk_create would wrap it in BEGIN … COMMIT, two more
+            # round trips per batch (SQLite may need several statements for one batch: bulk_create).
+            Message._base_manager._insert(list(messages.values()), fields=Message._meta.concrete_fields)
+        else:
+            with transaction.atomic():
+                Message.objects.bulk_create(messages.values())
         return
     except (DatabaseError, ValueError):
         logger.warning("chat batch of %d failed as one insert; storing them one by one", len(messages))

@@ -5,18 +5,29 @@ is counted against the chat limit, checked, inserted in one statement and publis
 database thread. A lone message still goes at once; under load the cost per message falls instead of
 the queue growing. Every sender gets its own answer (the stored message, or the error that refused
 it), messages keep their arrival order, and nothing is published before it is stored.
+
+On PostgreSQL the batches run on a thread of the writer's own that keeps its database connection:
+`database_sync_to_async` checks the connection before every call (with CONN_HEALTH_CHECKS, one more
+round trip per batch); here it is checked only after a failure and every CONNECTION_CHECK_SECONDS.
+SQLite keeps the shared thread it needs (`run_db`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import functools
 import logging
+import time
 import weakref
 from typing import Any
 
+from django.db import close_old_connections, connection
+
 from live import services
 from live.models import Message
-from live.realtime import abroadcast
+from live.realtime import abroadcast_many
 from live.serializers import MessageOut
 from tutoring.errors import ApplicationError
 from tutoring.models import User
@@ -24,6 +35,7 @@ from tutoring.models import User
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+CONNECTION_CHECK_SECONDS = 10
 
 Item = tuple[User, str, Any, asyncio.Future]
 
@@ -40,9 +52,36 @@ def _store(items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
     return [outcome if isinstance(outcome, ApplicationError) else dict(next(shaped)) for outcome in outcomes]
 
 
+class _WriterThread:
+    """`run_in_thread` for PostgreSQL: one thread, its connection checked now and then, not per batch."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-chat-writer")
+        self._checked = 0.0
+
+    def _call(self, fn, *args):
+        now = time.monotonic()
+        if now - self._checked > CONNECTION_CHECK_SECONDS:
+            self._checked = now
+            close_old_connections()  # an obsolete or broken connection is replaced here
+        try:
+            return fn(*args)
+        except Exception:
+            self._checked = 0.0  # check it before the next batch
+            raise
+
+    def __call__(self, fn):
+        async def run(*args):
+            context = contextvars.copy_context()  # as database_sync_to_async does (the language, say)
+            call = functools.partial(context.run, self._call, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+        return run
+
+
 class ChatWriter:
     def __init__(self, run_in_thread):
-        self._run_in_thread = run_in_thread
+        self._run_in_thread = _WriterThread() if connection.vendor == "postgresql" else run_in_thread
         self._pending: list[Item] = []
         self._task: asyncio.Task | None = None
 
@@ -65,12 +104,16 @@ class ChatWriter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, session_id, _, future), result in zip(batch, results, strict=True):
-                if isinstance(result, dict):
-                    try:
-                        await abroadcast(session_id, services.MESSAGE, result)
-                    except Exception:  # stored and acknowledged; a lost notification is logged only
-                        logger.exception("realtime: could not publish message %s", result.get("id"))
+            stored = [
+                (session_id, services.MESSAGE, result)
+                for (_, session_id, _, _), result in zip(batch, results, strict=True)
+                if isinstance(result, dict)
+            ]
+            try:
+                await abroadcast_many(stored)  # in arrival order, one round trip for the batch
+            except Exception:  # stored and acknowledged; a lost notification is logged only
+                logger.exception("realtime: could not publish %d chat messages", len(stored))
+            for (*_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     if isinstance(result, dict):
                         future.set_result(result)

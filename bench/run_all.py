@@ -1,0 +1,457 @@
+"""Every benchmark of issue 13 in one run, side by side, into bench/report/REPORT.md (+ latency.png).
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/run_all.py [--seconds 20] [--quick]
+    (or `make bench`)
+
+In one run, with the same load generator (bench/chat_load.js) for both sides:
+
+- chat at 400 msg/s (50 classrooms × 2 users × 4 msg/s): the Node socket.io + Redis adapter relay
+  (bench/baseline_server.js) against our realtime process under daphne and under uvicorn (uvloop,
+  httptools, websockets), every message of ours stored before it is sent; the setup of those 100
+  connections (connect, websocket upgrade, join) is timed in the same runs;
+- capacity: one daphne at 1,500 stored msg/s (150 classrooms × 5 msg/s), then one and two daphne
+  processes with the offered rate raised step by step (--steps, 10 s each) until a step loses a
+  message or its p99 passes 100 ms: the last step before is what each sustains;
+- 5,000 idle socket.io connections, each joined to a session, on one process (ours, uvicorn, Node): the time
+  to set them up and the server's resident memory once they are;
+- the REST bench (bench/rest_bench.py --json), when that file exists, as a subprocess.
+
+Benchmarks assert nothing about time: they print figures and write the report. The figures move
+between runs on a shared machine; compare the ratios of one run. `--quick` runs everything with tiny
+parameters (a smoke test of the script, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from chat_bench import SERVER_ENV, run_load, seed, setup_django  # noqa: E402  (bench/ on the path)
+
+from tutoring.tests.servers import command, free_port, running  # noqa: E402
+
+STEP_P99_MS = 100  # a capacity step passes with nothing lost and p99 under this
+PERCENTILES = ["50", "75", "90", "95", "99", "99.9", "100"]
+
+
+def server_cmd(kind: str, port: int) -> list[str]:
+    if kind == "daphne":
+        return command("daphne", port)
+    if kind == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tutoring.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    if kind == "node":
+        return ["node", str(BENCH / "baseline_server.js")]
+    raise ValueError(kind)
+
+
+@contextlib.contextmanager
+def servers(kind: str, count: int = 1) -> Iterator[list]:
+    """`count` processes of `kind` (daphne, uvicorn, node), each on its own port; yields them running."""
+    with contextlib.ExitStack() as stack:
+        started = []
+        for _ in range(count):
+            port = free_port()
+            env = {**SERVER_ENV, "PORT": str(port)}
+            cwd = BENCH if kind == "node" else ROOT
+            started.append(
+                stack.enter_context(
+                    running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
+                )
+            )
+        yield started
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stored(rooms: list[dict]) -> int:
+    from live.models import Message
+
+    return Message.objects.filter(session_id__in=[r["sessionId"] for r in rooms]).count()
+
+
+def attempt(run, name: str, kind: str, **kwargs) -> dict | None:
+    """One run; a run that fails (the load generator gave up, a server died) is reported, not fatal."""
+    try:
+        return run(name, kind, **kwargs)
+    except Exception as exc:
+        print(f"    {name} failed: {str(exc).strip()[-2000:]}", flush=True)
+        FAILED.append(f"{name}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+        return None
+
+
+FAILED: list[str] = []
+
+
+def chat(name: str, kind: str, *, classrooms: int, rate: float, seconds: float, processes: int = 1) -> dict:
+    rooms = seed(classrooms)
+    print(f"  {name}: {classrooms} classrooms × 2 users × {rate:g} msg/s, {processes} {kind}", flush=True)
+    with servers(kind, processes) as procs:
+        cpu = sum(cpu_seconds(p.proc.pid) for p in procs)
+        result = run_load([p.base for p in procs], rooms, rate, seconds)
+        cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - cpu
+        result["rss_mb"] = [rss_mb(p.proc.pid) for p in procs]
+    # CPU per message moves less with the machine's other load than latency does.
+    result["cpu_ms_per_msg"] = round(1000 * cpu / result["sent"], 3) if result["sent"] else None
+    result.update(name=name, server=kind, processes=processes, offered=round(classrooms * 2 * rate))
+    result["stored"] = None if kind == "node" else stored(rooms)
+    print(f"    {summary(result)}", flush=True)
+    return result
+
+
+def idle(name: str, kind: str, *, classrooms: int, batch: int) -> dict:
+    """Connect and join 2 × `classrooms` sockets, then read the server's RSS while they sit idle."""
+    rooms = seed(classrooms)
+    print(f"  {name}: {2 * classrooms} idle connections, one {kind}", flush=True)
+    with servers(kind) as (proc,), tempfile.NamedTemporaryFile("w", suffix=".json") as config:
+        json.dump({"urls": [proc.base], "mode": "idle", "connectBatch": batch, "classrooms": rooms}, config)
+        config.flush()
+        before = rss_mb(proc.proc.pid)
+        load = subprocess.Popen(
+            ["node", str(BENCH / "chat_load.js"), config.name],
+            cwd=BENCH,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            line = load.stdout.readline()
+            if not line.startswith("READY "):
+                raise RuntimeError(f"the load generator failed: {line}{load.stdout.read()}")
+            result = json.loads(line[len("READY ") :])
+            time.sleep(3)  # let the last joins' work settle before reading memory
+            result.update(name=name, server=kind, rss_before_mb=before, rss_mb=rss_mb(proc.proc.pid))
+        finally:
+            load.stdin.close()
+            load.wait(timeout=120)
+    print(f"    setup {result['setupMs'] / 1000:.1f} s, RSS {before} → {result['rss_mb']} MB", flush=True)
+    return result
+
+
+def rest(path: Path) -> dict | None:
+    script = BENCH / "rest_bench.py"
+    if not script.exists():
+        return None
+    print("  REST: bench/rest_bench.py", flush=True)
+    done = subprocess.run([sys.executable, str(script), "--json", str(path)], cwd=ROOT, text=True)
+    if done.returncode != 0 or not path.exists():
+        return {"error": f"bench/rest_bench.py exited with {done.returncode}"}
+    return json.loads(path.read_text())
+
+
+def summary(r: dict) -> str:
+    return (
+        f"sent {r['sent']} received {r['received']} lost {r['lost']} errors {r['errors']} stored {r['stored']} "
+        f"setup {r['setupMs']} ms, p50 {r['p50']} p99 {r['p99']} max {r['max']} ms, {r['throughput']} msg/s, "
+        f"server CPU {r['cpu_ms_per_msg']} ms/msg"
+    )
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for r in runs:
+        values = [r["percentiles"].get(p) for p in PERCENTILES]
+        ax.plot(PERCENTILES, [v if v is not None else math.nan for v in values], marker="o", label=r["name"])
+    ax.set_yscale("log")
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("send → receipt at the other user (ms, log scale)")
+    ax.set_title("Chat latency percentiles")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(results: dict, out: Path) -> str:
+    chats: list[dict] = results["chat"]
+    by = {r["name"]: r for r in chats}
+    node, daphne, uvi = by.get("node 400"), by.get("daphne 400"), by.get("uvicorn 400")
+    cap1 = by.get("daphne 1500")
+    capacity = results["capacity"]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Run {results['started']} on {results['machine']}; database {results['database']}, "
+        f"channel layer {results['layer']}. Command: `{results['command']}`.",
+        "",
+        "Figures move between runs on a shared machine: compare the ratios of this one run.",
+        "",
+        "## Chat (send → receipt at the other participant)",
+        "",
+        "| run | server | offered msg/s | sent | received | lost | errors | stored | setup ms | p50 | p90 | p99 "
+        "| max | delivered msg/s | server CPU ms/msg | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in chats:
+        lines.append(
+            f"| {r['name']} | {r['processes']} {r['server']} | {r['offered']} | {r['sent']} | {r['received']} "
+            f"| {r['lost']} | {r['errors']} | {'–' if r['stored'] is None else r['stored']} | {r['setupMs']} "
+            f"| {r['p50']} | {r['p90']} | {r['p99']} | {r['max']} | {r['throughput']} | {r['cpu_ms_per_msg']} "
+            f"| {', '.join(str(m) for m in r['rss_mb'])} |"
+        )
+    for processes, found in capacity.items():
+        lines += [
+            "",
+            f"Capacity steps, {processes} daphne (capacity: {found['capacity']} msg/s):",
+            "",
+            "| offered msg/s | sent | received | lost | stored | p50 | p99 | delivered msg/s | server CPU ms/msg |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in found["steps"]:
+            lines.append(
+                f"| {r['offered']} | {r['sent']} | {r['received']} | {r['lost']} | {r['stored']} | {r['p50']} "
+                f"| {r['p99']} | {r['throughput']} | {r['cpu_ms_per_msg']} |"
+            )
+    lines += ["", "![latency percentiles](latency.png)", "", "## Goals (ratios of this run)", ""]
+    lines.append("| goal | measured | target |")
+    lines.append("|---|---|---|")
+    if node and daphne:
+        lines.append(
+            f"| chat p99 at 400 msg/s, daphne / Node | {ratio(daphne['p99'], node['p99'])} | ≤ 3× (product: 1.5×) |"
+        )
+        lines.append(
+            f"| chat at 400 msg/s: lost, stored of sent (daphne) | {daphne['lost']} lost, "
+            f"{daphne['stored']} of {daphne['sent']} | 0 lost, all stored |"
+        )
+        lines.append(
+            f"| setup of {daphne['classrooms'] * 2} connections (connect + join), daphne / Node | "
+            f"{ratio(daphne['setupMs'], node['setupMs'])} | ≤ 2× |"
+        )
+    if node and uvi:
+        lines.append(f"| chat p99 at 400 msg/s, uvicorn / Node | {ratio(uvi['p99'], node['p99'])} | (comparison) |")
+    if daphne and uvi:
+        lines.append(
+            f"| uvicorn / daphne: p50, p99, setup | {ratio(uvi['p50'], daphne['p50'])}, "
+            f"{ratio(uvi['p99'], daphne['p99'])}, {ratio(uvi['setupMs'], daphne['setupMs'])}; CPU per message "
+            f"{ratio(uvi['cpu_ms_per_msg'], daphne['cpu_ms_per_msg'])} | (choice of server) |"
+        )
+    if cap1:
+        lines.append(
+            f"| one daphne at {cap1['offered']} stored msg/s: p99, lost | {cap1['p99']} ms, {cap1['lost']} lost "
+            f"({cap1['throughput']} msg/s delivered) | p99 < 100 ms, 0 lost |"
+        )
+    if "1" in capacity and "2" in capacity:
+        one, two = capacity["1"]["capacity"], capacity["2"]["capacity"]
+        lines.append(
+            f"| capacity (highest step with nothing lost and p99 ≤ {STEP_P99_MS} ms): 2 daphne / 1 daphne | "
+            f"{two} / {one} msg/s = {ratio(two, one)} | ≥ 1.8× (and one ≥ 1,500) |"
+        )
+    idles = {r["server"]: r for r in results["idle"]}
+    for kind in ("daphne", "uvicorn"):
+        if kind in idles:
+            ours = idles[kind]
+            lines.append(
+                f"| {ours['connections']} idle joined connections on one {kind}: RSS | {ours['rss_mb']} MB | < 400 MB |"
+            )
+    if "daphne" in idles:
+        ours = idles["daphne"]
+        if "node" in idles:
+            lines.append(
+                f"| {ours['connections']} idle connections: setup daphne / Node, RSS daphne / Node | "
+                f"{ratio(ours['setupMs'], idles['node']['setupMs'])}, {ratio(ours['rss_mb'], idles['node']['rss_mb'])} "
+                "| (comparison) |"
+            )
+    if results["idle"]:
+        lines += [
+            "",
+            "## Idle connections",
+            "",
+            "| server | connections (each joined) | setup s | RSS before MB | RSS with them MB |",
+            "|---|---|---|---|---|",
+        ]
+        for r in results["idle"]:
+            lines.append(
+                f"| {r['server']} | {r['connections']} | {r['setupMs'] / 1000:.1f} "
+                f"| {r['rss_before_mb']} | {r['rss_mb']} |"
+            )
+    if results["failed"]:
+        lines += ["", "## Runs that failed", ""] + [f"- {failure}" for failure in results["failed"]]
+    lines += ["", "## REST", ""]
+    if results["rest"] is None:
+        lines.append("bench/rest_bench.py is not there: not run.")
+    else:
+        lines += ["From `bench/rest_bench.py --json`:", "", "```json", json.dumps(results["rest"], indent=2), "```"]
+    lines += [
+        "",
+        "## What the runs are",
+        "",
+        "`chat_load.js` (the official socket.io-client, default transports: polling, then the websocket "
+        "upgrade) drives every run; latency is measured from the send to the receipt by the *other* "
+        "participant (one Node process holds both ends, so one clock). `setup ms`: connect, upgrade and "
+        "join of every connection of the run, one classroom at a time (50 at a time for the idle runs). "
+        "`delivered msg/s`: messages "
+        "received by the other participant per second from the first send to the last receipt. "
+        "`N daphne step R`: the capacity steps (offered R msg/s, 10 s each, until one loses a message or "
+        "its p99 passes 100 ms). `server CPU ms/msg`: the server processes' CPU time during "
+        "the run (connections included) per message sent, which moves less with the machine's other load "
+        "than latency. Ours: `DJANGO_DEBUG=0`, every message counted against the "
+        "chat limit (raised for the run), stored, then published; `lost` = sent − received after up to "
+        "30 s of drain.",
+        "",
+    ]
+    text = "\n".join(lines)
+    (out / "REPORT.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each chat run")
+    parser.add_argument("--classrooms", type=int, default=50, help="classrooms of the 400 msg/s runs")
+    parser.add_argument("--rate", type=float, default=4.0, help="messages/s per user of the 400 msg/s runs")
+    parser.add_argument("--capacity-rate", type=int, default=1500, help="offered msg/s of the capacity run")
+    parser.add_argument(
+        "--steps",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[100, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000],
+        help="offered msg/s of the capacity steps, comma-separated",
+    )
+    parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument("--idle", type=int, default=5000, help="idle connections (two per classroom)")
+    parser.add_argument("--out", type=Path, default=BENCH / "report")
+    parser.add_argument("--quick", action="store_true", help="tiny parameters: a smoke test, not a measurement")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["chat", "node", "uvicorn", "capacity", "idle", "rest"]
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.classrooms, args.capacity_rate, args.idle = 2, 2, 40, 20
+        args.steps, args.step_seconds = [20, 40], 2
+    if not (BENCH / "node_modules" / "socket.io-client").is_dir():
+        sys.exit("run `npm ci --prefix bench` first (make bench does)")
+    setup_django()
+    from django.conf import settings
+
+    if not os.environ.get("REDIS_URL"):
+        # The Node relay needs Redis, and two processes share nothing without it.
+        print("REDIS_URL is not set: the Node runs and the two-process run are skipped")
+        args.skip += ["node"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "command": "bench/run_all.py " + " ".join(sys.argv[1:]),
+        "chat": [],
+        "capacity": {},
+        "idle": [],
+        "rest": None,
+    }
+    common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds}
+    if "chat" not in args.skip:
+        print("chat", flush=True)
+        if "node" not in args.skip:
+            results["chat"].append(attempt(chat, "node 400", "node", **common))
+        results["chat"].append(attempt(chat, "daphne 400", "daphne", **common))
+        if "uvicorn" not in args.skip:
+            results["chat"].append(attempt(chat, "uvicorn 400", "uvicorn", **common))
+    if "capacity" not in args.skip:
+        print("capacity", flush=True)
+        per_user = 5.0
+        rooms = max(1, round(args.capacity_rate / (2 * per_user)))
+        results["chat"].append(
+            attempt(chat, "daphne 1500", "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds)
+        )
+        # What one and two processes sustain: the offered rate is raised step by step until a step loses
+        # messages or its p99 passes STEP_P99_MS; the last step before is the capacity. Far past
+        # saturation a process delivers less, not more, so flooding both would compare collapses.
+        for processes in (1, 2):
+            if processes > 1 and "node" in args.skip:  # no Redis: no bus between the processes
+                continue
+            steps = []
+            for offered in args.steps:
+                rooms = max(1, round(offered / (2 * per_user)))
+                step = attempt(
+                    chat,
+                    f"{processes} daphne step {offered}",
+                    "daphne",
+                    classrooms=rooms,
+                    rate=per_user,
+                    seconds=args.step_seconds,
+                    processes=processes,
+                )
+                if step is None:
+                    break
+                steps.append(step)
+                if step["lost"] or step["p99"] is None or step["p99"] > STEP_P99_MS:
+                    break
+            passed = [s["offered"] for s in steps if not s["lost"] and s["p99"] is not None and s["p99"] <= STEP_P99_MS]
+            results["capacity"][str(processes)] = {"capacity": max(passed, default=0), "steps": steps}
+    if "idle" not in args.skip:
+        print("idle connections", flush=True)
+        classrooms, batch = max(1, args.idle // 2), 50
+        if "node" not in args.skip:
+            results["idle"].append(attempt(idle, "node idle", "node", classrooms=classrooms, batch=batch))
+        results["idle"].append(attempt(idle, "daphne idle", "daphne", classrooms=classrooms, batch=batch))
+        if "uvicorn" not in args.skip:
+            results["idle"].append(attempt(idle, "uvicorn idle", "uvicorn", classrooms=classrooms, batch=batch))
+    if "rest" not in args.skip:
+        results["rest"] = rest(args.out / "rest.json")
+    results["chat"] = [r for r in results["chat"] if r]
+    results["idle"] = [r for r in results["idle"] if r]
+    results["failed"] = FAILED
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    plot([r for r in results["chat"] if r["percentiles"]["50"] is not None], args.out / "latency.png")
+    print()
+    print(report(results, args.out))
+    print(f"written: {args.out / 'REPORT.md'}, {args.out / 'latency.png'}, {args.out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
