@@ -12,13 +12,13 @@ from live.serializers import (
     MessageListOut,
     MessageOut,
     ParticipantListOut,
-    ParticipantOut,
     SessionCreateIn,
     SessionEndOut,
     SessionJoinOut,
     SessionOut,
     SessionStartOut,
     TokenOut,
+    participant_out,
 )
 from tutoring.api.pagination import PAGE_PARAMS, page_response, paginate
 from tutoring.api.validation import validated
@@ -27,6 +27,7 @@ from tutoring.api.viewsets import ApiViewSet
 
 class SessionViewSet(ApiViewSet):
     lookup_url_kwarg = "session_id"
+    pure_reads = frozenset({"participants"})
 
     @extend_schema(
         request=SessionCreateIn,
@@ -71,9 +72,8 @@ class SessionViewSet(ApiViewSet):
     @extend_schema(responses=ParticipantListOut, tags=["live"], operation_id="live_sessions_participants_list")
     @action(detail=True, methods=["get"])
     def participants(self, request, session_id):
-        session = selectors.session_get_for_user(session_id=session_id, user=request.user)
-        rows = selectors.participant_list(session=session)
-        return Response({"participants": ParticipantOut(rows, many=True).data})
+        rows = selectors.participant_list_for_user(session_id=session_id, user=request.user)
+        return Response({"participants": [participant_out(row) for row in rows]})
 
     @extend_schema(
         parameters=PAGE_PARAMS, responses=MessageListOut, tags=["live"], operation_id="live_sessions_messages_list"
