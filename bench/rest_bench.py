@@ -7,9 +7,11 @@ One gunicorn (×2 workers, `DJANGO_DEBUG=0`) serves the product and the baseline
 `bench/restbase/` (settings `bench.restbase.settings`: the product's URLs plus the baseline's). `wrk`
 loads each endpoint in turn with the same parameters; rounds alternate the order, and each figure is
 the median of the rounds. Printed per endpoint: requests/s, p50/p99 latency, non-2xx responses, the
-queries one request makes (Django's own count, in-process) and the PostgreSQL statements the server
+queries one request makes (Django's own count, in-process), the PostgreSQL statements the server
 ran per request under the load (the database's own transaction counter: this includes what Django's
-query log does not see, such as a connection check). `/healthz` is timed over one connection.
+query log does not see, such as a connection check), and the CPU time per request of gunicorn's
+workers and of the bench database's PostgreSQL processes (from /proc; Redis is shared with other
+work, so its part is not counted). `/healthz` is timed over one connection.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from tutoring.tests.servers import process  # noqa: E402  (needs the project on the path)
+from tutoring.tests.servers import running  # noqa: E402  (needs the project on the path)
 
 SETTINGS = "bench.restbase.settings"
 
@@ -104,6 +106,39 @@ def pg_statements() -> int:
         return int(cursor.fetchone()[0])
 
 
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pids: list[int]) -> float:
+    """CPU time (user + system) the processes have used so far, in ms; a process gone counts nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * TICK_MS
+
+
+def workers(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def database_backends(name: str) -> list[int]:
+    """The PostgreSQL server processes serving database `name` (the bench's own: no one else's work)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith("postgres: ") and f" {name} " in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -152,7 +187,11 @@ def main() -> None:
     cmd += ["-w", str(args.workers), "-t", "60"]
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
     health: list[dict[str, float]] = []
-    with process(cmd, base=f"http://127.0.0.1:{args.port}", env=env) as base:
+    from django.db import connection
+
+    db_name = connection.settings_dict["NAME"]
+    with running(cmd, base=f"http://127.0.0.1:{args.port}", env=env) as server:
+        base = server.base
         for name, path in paths.items():
             status = requests.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
             assert status == 200, f"{name}: {status}"
@@ -162,13 +201,21 @@ def main() -> None:
             order = list(paths) if round_ % 2 == 0 else list(reversed(paths))
             for name in order:
                 before = pg_statements()
+                procs, backends = workers(server.proc.pid), database_backends(db_name)
+                cpu_before = cpu_ms(procs), cpu_ms(backends)
                 figures = wrk(base + paths[name], token=token, connections=args.concurrency, seconds=args.seconds)
+                n = max(1, figures["requests"])
+                figures["worker_cpu_ms"] = (cpu_ms(procs) - cpu_before[0]) / n
+                figures["postgres_cpu_ms"] = (cpu_ms(backends) - cpu_before[1]) / n
                 figures["pg_statements_per_request"] = (pg_statements() - before - 3) / max(1, figures["requests"])
                 runs[name].append(figures)
             health.append(wrk(base + "/healthz", token=None, connections=1, seconds=min(5, args.seconds)))
 
     def median(rows: list[dict[str, float]], key: str) -> float:
         return statistics.median(row.get(key, 0) for row in rows)
+
+    def cpu(row: dict) -> float:
+        return row["worker_cpu_ms"] + row["postgres_cpu_ms"]
 
     results = {}
     for name, rows in runs.items():
@@ -180,6 +227,8 @@ def main() -> None:
             "non2xx": sum(row["non2xx"] for row in rows),
             "queries_per_request": counts[name],
             "pg_statements_per_request": round(median(rows, "pg_statements_per_request"), 2),
+            "worker_cpu_ms": round(median(rows, "worker_cpu_ms"), 3),
+            "postgres_cpu_ms": round(median(rows, "postgres_cpu_ms"), 3),
             "rounds_rps": [row.get("rps") for row in rows],
         }
     baseline = results["baseline (one query)"]["rps"]
@@ -188,6 +237,9 @@ def main() -> None:
         "load": f"wrk -t2 -c{args.concurrency} -d{int(args.seconds)}s, {args.rounds} rounds, medians",
         "endpoints": results,
         "participants_vs_baseline": round(results["participants"]["rps"] / baseline, 3) if baseline else None,
+        # CPU is what a saturated machine runs out of: the ratio of the CPU per request (gunicorn's
+        # workers plus the bench database's PostgreSQL processes) is steadier than req/s on a shared box.
+        "participants_vs_baseline_cpu": round(cpu(results["baseline (one query)"]) / cpu(results["participants"]), 3),
         "healthz": {
             "load": "wrk -t1 -c1",
             "rps": median(health, "rps"),
@@ -198,13 +250,18 @@ def main() -> None:
     }
 
     print(f"{report['server']}; {report['load']}")
-    print(f"{'endpoint':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'queries':>8} {'pg stmts':>9}")
+    print(
+        f"{'endpoint':<22} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'queries':>7} "
+        f"{'pg stmts':>8} {'cpu ms':>6} {'pg cpu':>6}"
+    )
     for name, row in results.items():
         print(
-            f"{name:<22} {row['rps']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['non2xx']:>8} "
-            f"{row['queries_per_request']:>8} {row['pg_statements_per_request']:>9.2f}"
+            f"{name:<22} {row['rps']:>7.0f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['non2xx']:>7} "
+            f"{row['queries_per_request']:>7} {row['pg_statements_per_request']:>8.2f} "
+            f"{row['worker_cpu_ms']:>6.2f} {row['postgres_cpu_ms']:>6.2f}"
         )
-    print(f"participants / baseline (one query): {report['participants_vs_baseline']}")
+    print(f"participants / baseline (one query): {report['participants_vs_baseline']} in req/s, ", end="")
+    print(f"{report['participants_vs_baseline_cpu']} in CPU per request (baseline's / ours)")
     h = report["healthz"]
     print(f"/healthz, one connection: {h['rps']:.0f} req/s, p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms")
     if args.json:

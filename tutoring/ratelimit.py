@@ -221,7 +221,7 @@ class PendingCheck:
                 args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
             self._pool = client.connection_pool
             self._conn = self._pool.get_connection()
-            self._conn.send_packed_command(_resp("EVALSHA", script.sha, len(keys), *keys, *args))
+            self._conn.send_packed_command([_resp("EVALSHA", script.sha, len(keys), *keys, *args)])
         except Exception:
             self._release(broken=True)
             rate_check(self.buckets)
