@@ -31,7 +31,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    on_postgres = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    on_postgres = django_settings.DATABASES["default"]["ENGINE"] == "tutoring.db.postgresql"
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
     # Without a browser the browser tests skip, saying why; CI sets REQUIRE_BROWSER=1 so they fail instead.
@@ -107,7 +107,7 @@ def staff(db):
 def database_url() -> str:
     """The test database as a URL, for server processes a test starts itself."""
     s = connection.settings_dict
-    if s["ENGINE"] != "django.db.backends.postgresql":
+    if s["ENGINE"] != "tutoring.db.postgresql":
         return f"sqlite:///{s['NAME']}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"

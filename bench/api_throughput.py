@@ -145,6 +145,7 @@ def main() -> None:
 
     # The server runs as in production (DEBUG off) but verifies the tokens minted here.
     env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "b" * 50)}
+    env["DJANGO_SECURE_SSL_REDIRECT"] = "0"  # plain HTTP on loopback: otherwise every answer is a 301
     env["JWT_SIGNING_KEY"] = os.environ.get("JWT_SIGNING_KEY", settings.SIMPLE_JWT["SIGNING_KEY"])
     workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
     with server(args.server, env=env, port=args.port, workers=args.workers) as base:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -31,7 +34,7 @@ from live.models import (
 )
 from tutoring.access import PARTIES_ONLY, check_booking_access
 from tutoring.errors import Forbidden, NotFound
-from tutoring.models import User
+from tutoring.models import Booking, User
 
 NOT_FOUND = gettext_lazy("Session not found.")
 
@@ -85,6 +88,95 @@ def participant_list(*, session: Session) -> list[Participant]:
     """Both parties, tutor first, with their users, in one query."""
     rows = list(Participant.objects.filter(session=session).select_related("user"))
     return sorted(rows, key=lambda p: p.role != ParticipantRole.TUTOR)
+
+
+class ParticipantRow(NamedTuple):
+    """A participant as the participants read shows it (`live.serializers.participant_out`)."""
+
+    user_id: uuid.UUID
+    name: str
+    role: str
+    is_audio_enabled: bool
+    is_video_enabled: bool
+    is_screen_sharing: bool
+    hand_raised: bool
+    is_connected: bool
+    audio_muted: bool
+    video_muted: bool
+    removed: bool
+
+
+# The columns of the one query of `participant_list_for_user`: a `ParticipantRow`, then the booking's
+# parties and the signed-in user's role (null unless that user exists and is active).
+_PARTICIPANT_COLUMNS = (
+    "user_id",
+    "user__name",
+    *ParticipantRow._fields[2:],
+    "session__booking__tutor_id",
+    "session__booking__student_id",
+    "viewer_role",
+)
+_SESSION_MARK, _VIEWER_MARK = uuid.UUID(int=1), uuid.UUID(int=2)
+
+
+@lru_cache(maxsize=1)
+def _participants_sql() -> tuple[str, tuple[Any, ...]]:
+    """The participants read, compiled by the ORM once per process with marks where the ids go.
+
+    Compiling a query costs more than PostgreSQL takes to run it (profiled: about 1 ms of Python against
+    0.1–0.3 ms in the database), and this read is the classroom's most frequent one.
+    """
+    viewer = User.objects.filter(pk=_VIEWER_MARK, is_active=True).values("role")
+    query = (
+        Participant.objects.filter(session_id=_SESSION_MARK)
+        .annotate(viewer_role=Subquery(viewer))
+        .values_list(*_PARTICIPANT_COLUMNS)
+    )
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
+
+
+class _Parties(NamedTuple):
+    """What `check_booking_access` asks of a booking, without building one (a Booking's defaults cost)."""
+
+    tutor_id: uuid.UUID
+    student_id: uuid.UUID
+
+    def is_party(self, user: User) -> bool:
+        return Booking.is_party(self, user)
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def participant_list_for_user(*, session_id: Any, user: User) -> list[ParticipantRow]:
+    """The participants of the session `session_id`, tutor first, for an HTTP request by `user`, in one
+    query, reading only what the response shows.
+
+    The query also reads the signed-in user (`tutoring.api.auth.PendingUser`): present and active, it
+    needs no read of its own. The access rule is `session_get_for_user`'s: 404 for strangers, 403 for
+    staff.
+    """
+    pk = session_uuid(session_id)
+    if pk is None:
+        raise NotFound(NOT_FOUND)
+    sql, marked = _participants_sql()
+    ids = {_SESSION_MARK: pk, _VIEWER_MARK: user.pk, _SESSION_MARK.hex: pk.hex, _VIEWER_MARK.hex: user.pk.hex}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids.get(p, p) if isinstance(p, (str, uuid.UUID)) else p for p in marked])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotFound(NOT_FOUND)
+    *_, tutor_id, student_id, viewer_role = rows[0]
+    if viewer_role is not None and (confirm := getattr(type(user), "confirm", None)) is not None:
+        confirm(user, is_active=True, role=viewer_role)  # a PendingUser: no read of its own
+    check_booking_access(_Parties(_as_uuid(tutor_id), _as_uuid(student_id)), user, not_found=NOT_FOUND)
+    participants = [
+        ParticipantRow(_as_uuid(row[0]), row[1], row[2], *(bool(flag) for flag in row[3 : len(ParticipantRow._fields)]))
+        for row in rows
+    ]
+    return sorted(participants, key=lambda p: p.role != ParticipantRole.TUTOR)
 
 
 def message_list(*, session: Session) -> QuerySet[Message]:
@@ -188,12 +280,22 @@ def session_stats(*, session: Session) -> dict[str, Any]:
     duration = 0
     if session.actual_start_time is not None:
         duration = int(((session.actual_end_time or now) - session.actual_start_time).total_seconds())
+    messages = Message.objects.filter(session=OuterRef("pk"))
+    hands = SessionEvent.objects.filter(session=OuterRef("pk"), type=EventType.HAND_RAISE)
+    messages_count, hand_raises_count = Session.objects.filter(pk=session.pk).values_list(
+        _count(messages), _count(hands)
+    )[0]  # both counts in one round trip
     return {
         "duration_seconds": duration,
-        "messages_count": Message.objects.filter(session=session).count(),
-        "hand_raises_count": SessionEvent.objects.filter(session=session, type=EventType.HAND_RAISE).count(),
+        "messages_count": messages_count,
+        "hand_raises_count": hand_raises_count,
         "attendance": session_attendance(session=session, now=now),
     }
+
+
+def _count(queryset: QuerySet) -> Coalesce:
+    counted = queryset.order_by().values("session").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)  # no rows: no group, so null
 
 
 def attendance_summary(*, session: Session | None, events: list[SessionEvent] | None = None) -> str:

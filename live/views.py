@@ -27,6 +27,7 @@ from live.serializers import (
     SessionStartOut,
     SessionStatsOut,
     TokenOut,
+    participant_out,
 )
 from live.video import get_video_provider
 from tutoring.api.pagination import PAGE_PARAMS, Key, page_response, paginate
@@ -37,6 +38,7 @@ from tutoring.errors import NotFound
 
 class SessionViewSet(ApiViewSet):
     lookup_url_kwarg = "session_id"
+    pure_reads = frozenset({"participants"})
 
     @extend_schema(
         request=SessionCreateIn,
@@ -81,9 +83,8 @@ class SessionViewSet(ApiViewSet):
     @extend_schema(responses=ParticipantListOut, tags=["live"], operation_id="live_sessions_participants_list")
     @action(detail=True, methods=["get"])
     def participants(self, request, session_id):
-        session = selectors.session_get_for_user(session_id=session_id, user=request.user)
-        rows = selectors.participant_list(session=session)
-        return Response({"participants": ParticipantOut(rows, many=True).data})
+        rows = selectors.participant_list_for_user(session_id=session_id, user=request.user)
+        return Response({"participants": [participant_out(row) for row in rows]})
 
     @extend_schema(
         parameters=PAGE_PARAMS, responses=MessageListOut, tags=["live"], operation_id="live_sessions_messages_list"

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from marketplace.models import Availability, AvailabilityException, Review, WeeklyHours
 from marketplace.schedule import Hours, Schedule, available_spans, covers, free_starts
 from tutoring.models import Booking
-from tutoring.selectors import tutor_get
+from tutoring.selectors import tutor_check
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def availability_is_set(*, tutor_id: Any) -> bool:
 
 def availability_get(*, tutor_id: Any) -> dict[str, Any]:
     """`{timezone, weekly, exceptions}`; a tutor who has not set any has `timezone` null and no hours."""
-    tutor_get(tutor_id=tutor_id)
+    tutor_check(tutor_id=tutor_id)
     availability = Availability.objects.filter(tutor_id=tutor_id).prefetch_related("weekly", "exceptions").first()
     if availability is None:
         return {"timezone": None, "weekly": [], "exceptions": []}
@@ -93,7 +93,7 @@ def slots_for_tutor(
     """Free starts of a class of `duration_minutes` in [start, end): inside the tutor's hours, later than
     `now`, and clear of every booking that holds the tutor's time at `now` (an unpaid booking past its
     payment window holds nothing, whether or not the expiry job has run). No hours set: no slots."""
-    tutor_get(tutor_id=tutor_id)
+    tutor_check(tutor_id=tutor_id)
     duration = timedelta(minutes=duration_minutes)
     schedule = _schedule_around(tutor_id, start, end + duration)
     if schedule is None:
@@ -115,5 +115,5 @@ def review_for_booking(*, booking: Booking) -> Review | None:
 
 
 def review_list_for_tutor(*, tutor_id: Any) -> QuerySet[Review]:
-    tutor_get(tutor_id=tutor_id)
+    tutor_check(tutor_id=tutor_id)
     return Review.objects.filter(tutor_id=tutor_id).select_related("student")

@@ -127,8 +127,12 @@ def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: b
     args: list[object] = ["all" if all_or_nothing else "part", secrets.token_hex(4)]
     for bucket in buckets:
         args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
-    out = script(keys=keys, args=args)
-    return [Taken(allowed=int(out[2 * i]), retry_after=int(out[2 * i + 1]) / 1000) for i in range(len(buckets))]
+    return _taken(script(keys=keys, args=args), len(buckets))
+
+
+def _taken(out: list, n: int) -> list[Taken]:
+    """The script's answer: per bucket, allowed and retry-after (ms)."""
+    return [Taken(allowed=int(out[2 * i]), retry_after=int(out[2 * i + 1]) / 1000) for i in range(n)]
 
 
 def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
@@ -175,11 +179,92 @@ def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> lis
 
 def rate_check(buckets: Sequence[Bucket]) -> None:
     """One hit in every bucket, or none at all and `RateLimited` naming the tightest refused rate."""
-    taken = rate_take(buckets, all_or_nothing=True)
+    refusal = _refusal(buckets, rate_take(buckets, all_or_nothing=True))
+    if refusal is not None:
+        raise refusal
+
+
+def _resp(*args: object) -> bytes:
+    """One Redis command in the protocol's own framing (redis-py's general packer costs more, per request)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(parts)
+
+
+class PendingCheck:
+    """A `rate_check` sent to Redis whose answer is read later (`finish`), so a read can run meanwhile.
+
+    The request's database round trip and the limiter's Redis round trip then overlap instead of
+    following each other; a sync worker otherwise sits idle through both. Without Redis, or when the
+    command cannot be sent, the check is made at once (raising as `rate_check` does, before any read
+    runs). An error while reading the answer falls back to the ordinary check.
+    """
+
+    def __init__(self, buckets: Sequence[Bucket]) -> None:
+        self.buckets = list(buckets)
+        self._error: Exception | None = None
+        self._conn = None
+        self._pool = None
+        if not isinstance(caches["default"], RedisCache) or not self.buckets:
+            rate_check(self.buckets)
+            return
+        try:
+            client = get_redis_connection("default")
+            script = _scripts.get(client)
+            if script is None:
+                script = _scripts[client] = client.register_script(_SCRIPT)
+            keys = [cache.make_key(f"rl:{bucket.key}") for bucket in self.buckets]
+            args: list[object] = ["all", secrets.token_hex(4)]
+            for bucket in self.buckets:
+                args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
+            self._pool = client.connection_pool
+            self._conn = self._pool.get_connection()
+            self._conn.send_packed_command([_resp("EVALSHA", script.sha, len(keys), *keys, *args)])
+        except Exception:
+            self._release(broken=True)
+            rate_check(self.buckets)
+
+    def _check_now(self) -> None:
+        try:
+            rate_check(self.buckets)
+        except Exception as exc:
+            self._error = exc
+
+    def _release(self, *, broken: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if broken:
+                conn.disconnect()
+            self._pool.release(conn)
+
+    def finish(self) -> None:
+        """Raise what `rate_check` would have raised (`RateLimited`, `ServiceUnavailable`), if anything."""
+        if self._conn is not None:
+            try:
+                out = self._conn.read_response()
+            except Exception:  # NOSCRIPT (Redis restarted), a dropped or stuck connection
+                self._release(broken=True)
+                self._check_now()
+            else:
+                self._release()
+                self._error = _refusal(self.buckets, _taken(out, len(self.buckets)))
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def cancel(self) -> None:
+        """Forget the answer (the connection is dropped: an unread reply must not reach the next user)."""
+        self._release(broken=True)
+
+
+def _refusal(buckets: Sequence[Bucket], taken: list[Taken]) -> RateLimited | None:
     refused = [(t.retry_after, b.rate) for t, b in zip(taken, buckets, strict=True) if t.allowed < b.cost]
-    if refused:
-        retry_after, rate = max(refused, key=lambda r: r[0])
-        raise rate_limited(Bucket(key="", rate=rate), Taken(allowed=0, retry_after=retry_after))
+    if not refused:
+        return None
+    retry_after, rate = max(refused, key=lambda r: r[0])
+    return rate_limited(Bucket(key="", rate=rate), Taken(allowed=0, retry_after=retry_after))
 
 
 def rate_limited(bucket: Bucket, taken: Taken) -> RateLimited:

@@ -81,6 +81,13 @@ def tutor_get(*, tutor_id: str) -> TutorProfile:
     return profile
 
 
+def tutor_check(*, tutor_id: str) -> None:
+    """404 unless `tutor_id` is an active tutor, as `tutor_get`, without reading the profile and subjects
+    (for reads of what belongs to a tutor)."""
+    if not _active_tutors().filter(user_id=tutor_id).exists():
+        raise NotFound(gettext("Tutor not found."))
+
+
 def booking_list_for_user(*, user: User) -> QuerySet[Booking]:
     if has_role(user, Role.STAFF):
         return Booking.objects.all()

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from live import services
+from live import selectors, services
 from live.models import Message, Participant, SessionStatus
+from live.serializers import ParticipantOut, participant_out
 from live.tests.factories import SessionFactory, store_one
 from live.tests.shapes import PARTICIPANT_KEYS
 from tutoring.errors import ApplicationError
@@ -89,9 +90,50 @@ class TestParticipants:
 
     def test_query_count_is_pinned(self, client_for, session, django_assert_num_queries):
         client = client_for(session.booking.student)
-        # The user (JWT), the session with its booking, the participants with their users.
-        with django_assert_num_queries(3):
+        # One query: the participants with their names, the booking's parties and the signed-in user.
+        with django_assert_num_queries(1):
             assert len(data(client.get(url(session, "participants")))["participants"]) == 2
+
+    def test_the_written_out_shape_is_the_serializers(self, session):
+        services.participant_update(session_id=session.pk, user=session.booking.tutor, updates={"handRaised": True})
+        rows = selectors.participant_list_for_user(session_id=session.pk, user=session.booking.tutor)
+        stored = sorted(Participant.objects.filter(session=session).select_related("user"), key=lambda p: p.role)
+        assert [participant_out(row) for row in rows] == ParticipantOut(stored[::-1], many=True).data
+
+    @pytest.mark.parametrize(
+        ("gone", "which"),
+        [
+            ("deactivated", "party"),  # a party cannot be deleted: its booking protects the row
+            ("deactivated", "stranger"),
+            ("deleted", "stranger"),
+            ("deactivated", "unknown session"),
+            ("deleted", "unknown session"),
+            ("deleted", "not a session id"),
+        ],
+    )
+    def test_a_user_gone_since_the_token_was_issued_is_refused_as_everywhere(self, client_for, session, gone, which):
+        user = session.booking.student if which == "party" else StudentFactory()
+        client = client_for(user)
+        if gone == "deactivated":
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        else:
+            user.delete()
+        path = {
+            "unknown session": "/api/live/sessions/00000000-0000-4000-8000-000000000000/participants",
+            "not a session id": "/api/live/sessions/nope/participants",
+        }.get(which, url(session, "participants"))
+        response = client.get(path)
+        elsewhere = client.get("/api/auth/me")
+        if which == "not a session id":  # not a route at all: 404 before anyone is authenticated
+            assert response.status_code == 404
+            return
+        assert elsewhere.status_code == 401
+        assert (response.status_code, response.json(), response["WWW-Authenticate"]) == (
+            401,
+            {**elsewhere.json(), "path": path},
+            elsewhere["WWW-Authenticate"],
+        )
 
 
 class TestMessages:

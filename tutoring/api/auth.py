@@ -2,6 +2,10 @@
 
 - `JWTAuthentication`: a validly signed token whose `user_id` cannot name a user is a 401, not a 500,
   and a token already verified by the rate limiter is not verified twice.
+- `PendingUser`: for the reads that declare it (`ApiViewSet.pure_reads`), the user is not
+  read on its own: the action's one query reads the data and checks the user together (exists, active,
+  its role), and only when that query cannot say (nothing found) is the user read as usual. A deleted or
+  deactivated user is refused with simplejwt's own 401, as by a separate read.
 - `TokenRefreshSerializer`: rotation cannot fork. The used refresh token is blacklisted by one INSERT
   under a unique constraint, so of concurrent uses of one token exactly one wins and the others are
   401; a token whose user was deleted or deactivated is 401.
@@ -12,6 +16,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -54,13 +60,76 @@ def _user_for_claim(user_id: Any):
         return None
 
 
+class PendingUser:
+    """The user a valid access token names, before (or instead of) reading their row.
+
+    Its id is known; `confirm` records what the action's own query found (the user exists and is active,
+    with the fields it read); anything else asked of it reads the user as simplejwt would (`load`), which
+    refuses a deleted or deactivated user with 401. `ApiViewSet.finalize_response` loads a user no query
+    confirmed, so no response leaves without the user checked one way or the other.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user_id: uuid.UUID, load: Callable[[], Any]) -> None:
+        self.__dict__.update(pk=user_id, id=user_id, _load=load, _user=None, _known={}, checked=False)
+
+    def confirm(self, **fields: Any) -> None:
+        self._known.update(fields)
+        self.__dict__["checked"] = True
+
+    def user(self):
+        """The user's row (read once), or `AuthenticationFailed` as simplejwt refuses it."""
+        if self._user is None:
+            self.__dict__["_user"] = self._load()
+            self.__dict__["checked"] = True
+        return self._user
+
+    def __getattr__(self, name: str) -> Any:  # only for what is not set on the instance itself
+        if name.startswith("__"):
+            raise AttributeError(name)
+        known = self.__dict__["_known"]
+        if name in known:
+            return known[name]
+        return getattr(self.user(), name)
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "pk", None) == self.pk and getattr(other, "_meta", None) is get_user_model()._meta
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
+
+    def __str__(self) -> str:
+        return str(self.user())
+
+
+def _wants_pending_user(request) -> bool:
+    # With CHECK_REVOKE_TOKEN the user's password hash is part of the check: only a full read can say.
+    if request.method != "GET" or api_settings.CHECK_REVOKE_TOKEN:
+        return False
+    view = (request.parser_context or {}).get("view")
+    return getattr(view, "action", None) in getattr(view, "pure_reads", ())
+
+
 class JWTAuthentication(authentication.JWTAuthentication):
     def authenticate(self, request):
         # The rate limiter checked this very header already (signature, expiry, type; no database).
-        checked = getattr(request._request, "_checked_access_token", None)
-        if checked is not None:
-            return self.get_user(checked), checked
-        return super().authenticate(request)
+        validated = getattr(request._request, "_checked_access_token", None)
+        if validated is None:
+            header = self.get_header(request)
+            raw = self.get_raw_token(header) if header is not None else None
+            if raw is None:
+                return None
+            validated = self.get_validated_token(raw)
+        if _wants_pending_user(request):
+            try:
+                user_id = uuid.UUID(str(validated[api_settings.USER_ID_CLAIM]))
+            except (KeyError, ValueError):
+                pass  # the ordinary read says what is wrong with it
+            else:
+                return PendingUser(user_id, lambda: self.get_user(validated)), validated
+        return self.get_user(validated), validated
 
     def get_user(self, validated_token):
         try:

@@ -7,6 +7,10 @@ of every payment action share one budget; a viewset names it in `throttles` per 
 declarations once the URL is resolved and counts the request before the view runs, so a request
 refused with 401 or 403 is counted too.
 
+A GET the viewset lists in `pure_reads` (it only reads) is counted the same way, but the answer is
+read once the view is done, so Redis and the database work at the same time; when refused, the read's
+result is replaced by the same 429.
+
 Who is counted: the user of a validly signed, unexpired access token (checked without the database),
 else the client IP. A token that fails the check counts against its IP, like no token at all.
 """
@@ -25,7 +29,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from tutoring.api.errors import error_response
 from tutoring.errors import RetryLater
-from tutoring.ratelimit import Bucket, rate, rate_check
+from tutoring.ratelimit import Bucket, PendingCheck, rate, rate_check
 
 
 class _Declared(BaseThrottle):
@@ -134,13 +138,44 @@ def declared_limits(view_func: Any, method: str) -> tuple[type[_Declared], ...]:
     return tuple(c for c in classes if isinstance(c, type) and issubclass(c, _Declared))
 
 
+def _buckets(request: Any, limits: tuple[type[_Declared], ...]) -> list[Bucket]:
+    counted = who(request)
+    return [Bucket(key=f"{limit.group}:{counted}", rate=rate(getattr(settings, limit.setting))) for limit in limits]
+
+
 def request_rate_check(request: Any, *, limits: tuple[type[_Declared], ...] = (ApiRateLimit,)) -> None:
     """Count one request against `limits` for whoever sends it; `RateLimited` (429) or
     `ServiceUnavailable` (503) when it may not go on. Pages count their form posts here too."""
-    counted = who(request)
-    rate_check(
-        [Bucket(key=f"{limit.group}:{counted}", rate=rate(getattr(settings, limit.setting))) for limit in limits]
-    )
+    rate_check(_buckets(request, limits))
+
+
+def _is_pure_read(view_func: Any, method: str) -> bool:
+    """A GET of an action its viewset lists in `pure_reads` (`tutoring.api.viewsets.ApiViewSet`)."""
+    if method != "GET":
+        return False
+    action = (getattr(view_func, "actions", None) or {}).get("get")
+    return action in getattr(getattr(view_func, "cls", None), "pure_reads", ())
+
+
+def _refused(request: Any, exc: RetryLater):
+    return error_response(request, exc.status_code, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+
+def finish_deferred_check(request: Any):
+    """The refusal (429/503 response) of a pure read's deferred count, or None once it passed.
+
+    Called by the view as it finishes (`ApiViewSet.finalize_response`), so the refusal goes back out
+    through every middleware as one returned by `process_view` would; the middleware calls it for a
+    view that never got that far.
+    """
+    pending = request.__dict__.pop("_pending_rate_check", None)
+    if pending is None:
+        return None
+    try:
+        pending.finish()
+    except RetryLater as exc:
+        return _refused(request, exc)
+    return None
 
 
 class RateLimitMiddleware:
@@ -148,7 +183,13 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            if (pending := request.__dict__.pop("_pending_rate_check", None)) is not None:
+                pending.cancel()
+            raise
+        return finish_deferred_check(request) or response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not request.path.startswith("/api/"):
@@ -157,7 +198,12 @@ class RateLimitMiddleware:
         if not limits:
             return None
         try:
-            request_rate_check(request, limits=limits)
+            if _is_pure_read(view_func, request.method):
+                # Counted all the same, but the answer is read when the view is done: Redis and the
+                # database work at once. A refused read's result is thrown away; it changed nothing.
+                request._pending_rate_check = PendingCheck(_buckets(request, limits))
+            else:
+                request_rate_check(request, limits=limits)
         except RetryLater as exc:
-            return error_response(request, exc.status_code, exc.message, headers={"Retry-After": str(exc.retry_after)})
+            return _refused(request, exc)
         return None

@@ -1,3 +1,4 @@
+import asyncio
 import subprocess
 import sys
 
@@ -24,6 +25,25 @@ def test_healthz_names_what_is_down(api, monkeypatch):
     response = api.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "down", "database": "ok", "cache": "down", "channelLayer": "ok"}
+
+
+def test_healthz_exercises_the_channel_layer_on_one_lasting_loop(api, monkeypatch):
+    loops = []
+
+    class Layer:
+        async def group_send(self, group, message):
+            loops.append(asyncio.get_running_loop())
+            if len(loops) == 3:
+                raise ConnectionError("redis is gone")
+
+    monkeypatch.setattr(health, "get_channel_layer", Layer)
+    assert api.get("/healthz").json()["channelLayer"] == "ok"
+    assert api.get("/healthz").json()["channelLayer"] == "ok"
+    response = api.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["channelLayer"] == "down"
+    # The layer keeps its connection per event loop: every probe runs on the same one.
+    assert loops[0] is loops[1] is loops[2] and loops[0].is_running()
 
 
 DOCUMENTED_PATHS = [

@@ -181,3 +181,80 @@ def test_the_count_holds_across_two_server_processes(database_url, settings):
             assert response.json()["statusCode"] == 429
             assert int(response.headers["Retry-After"]) >= 1
         assert requests.get(b + ME, headers={"Authorization": bearer(other)}, timeout=10).status_code == 200
+
+
+def participants_path(session) -> str:
+    return f"/api/live/sessions/{session.pk}/participants"
+
+
+@pytest.mark.django_db
+def test_a_pure_read_is_counted_and_refused_like_any_other(client_for, settings):
+    """The participants read (a `pure_read`: its count runs while it reads) shares the one budget and is
+    refused with the same 429, whichever endpoint spent the budget."""
+    from live.tests.factories import SessionFactory
+
+    settings.RATE_LIMIT_API = "3/m"
+    session = SessionFactory()
+    client = client_for(session.booking.student)
+    path = participants_path(session)
+    assert client.get(ME).status_code == 200
+    assert client.get(path).status_code == 200
+    assert client.get(path).status_code == 200
+    refused = client.get(path)
+    assert_429(refused, path)
+    assert_429(client.get(ME), ME)
+    assert refused.json()["message"] == client.get(ME).json()["message"]
+
+
+@pytest.mark.django_db
+def test_a_refused_pure_read_of_a_gone_user_is_429_as_before_authentication(client_for, settings):
+    from live.tests.factories import SessionFactory
+
+    settings.RATE_LIMIT_API = "1/m"
+    session = SessionFactory()
+    stranger = StudentFactory()
+    client = client_for(stranger)
+    assert client.get(ME).status_code == 200
+    stranger.delete()
+    assert_429(client.get(participants_path(session)))
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_pure_read_is_one_evalsha_sent_before_its_query(client_for, monkeypatch):
+    from django.db import connection
+
+    from live.tests.factories import SessionFactory
+    from tutoring import ratelimit
+    from tutoring.ratelimit import PendingCheck
+
+    session = SessionFactory()
+    client = client_for(session.booking.student)
+    path = participants_path(session)
+    assert client.get(path).status_code == 200  # the script is loaded on its first use
+    events = []
+    init, finish = PendingCheck.__init__, PendingCheck.finish
+    monkeypatch.setattr(PendingCheck, "__init__", lambda self, b: (events.append("sent"), init(self, b))[1])
+    monkeypatch.setattr(PendingCheck, "finish", lambda self: (events.append("answer read"), finish(self))[1])
+    monkeypatch.setattr(ratelimit, "rate_check", lambda buckets: events.append("checked at once"))
+    with connection.execute_wrapper(lambda execute, *args: (events.append("query"), execute(*args))[1]):
+        assert client.get(path).status_code == 200
+    assert events == ["sent", "query", "answer read"]
+
+
+@pytest.mark.django_db
+def test_redis_unreachable_is_503_for_a_pure_read_too(client_for, settings):
+    from live.tests.factories import SessionFactory
+
+    session = SessionFactory()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    path = participants_path(session)
+    response = client_for(session.booking.student).get(path)
+    assert_error(response, 503, path, "GET")
+    assert int(response["Retry-After"]) >= 1
