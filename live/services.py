@@ -857,22 +857,37 @@ def _presence_settle(pairs: Iterable[tuple[Any, Any]]) -> None:
             )
 
 
-def presence_enter(*, connection_id: uuid.UUID, process_id: uuid.UUID, session_id: Any, user: User) -> None:
-    """The connection joined the session: its user is connected there (docs/realtime.md "Presence")."""
-    # A sweep may have removed the connection while its process could not refresh it (stalled,
-    # database away): record it again rather than lose the presence.
-    Connection.objects.get_or_create(
-        id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
-    )
-    _, created = Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
-    if created:
-        event_record(
-            session_id=session_id,
-            type=EventType.JOIN,
-            actor_id=user.pk,
-            data={"via": "realtime", "connection": str(connection_id)},
+def presence_enter(*, connection_id: uuid.UUID, process_id: uuid.UUID, session_id: Any, user: User) -> bool:
+    """The connection joined the session: its user is connected there (docs/realtime.md "Presence").
+
+    False, with nothing recorded, if the tutor has removed the user. The participant's row is locked as
+    `participant_remove` locks it: a removal that committed first is seen here; one that commits after
+    finds this presence and ends it.
+    """
+    with transaction.atomic():
+        removed = (
+            Participant.objects.select_for_update()
+            .filter(session_id=session_id, user=user)
+            .values_list("removed", flat=True)
+            .first()
         )
+        if removed:
+            return False
+        # A sweep may have removed the connection while its process could not refresh it (stalled,
+        # database away): record it again rather than lose the presence.
+        Connection.objects.get_or_create(
+            id=connection_id, defaults={"user": user, "process_id": process_id, "expires_at": _expiry()}
+        )
+        _, created = Presence.objects.get_or_create(connection_id=connection_id, session_id=session_id)
+        if created:
+            event_record(
+                session_id=session_id,
+                type=EventType.JOIN,
+                actor_id=user.pk,
+                data={"via": "realtime", "connection": str(connection_id)},
+            )
     _presence_settle([(session_id, user.pk)])
+    return True
 
 
 def presence_exit(*, connection_id: uuid.UUID, session_id: Any, user: User) -> None:

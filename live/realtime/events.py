@@ -103,9 +103,10 @@ def _joined(client: Client, data: Any) -> str:
 
 def _join_snapshot(client: Client, session_id: str) -> dict[str, Any]:
     # Every join records presence (idempotent): a join whose snapshot failed must not leave it unsaid.
-    services.presence_enter(
+    if not services.presence_enter(
         connection_id=client.connection_id, process_id=PROCESS_ID, session_id=session_id, user=client.user
-    )
+    ):
+        raise Forbidden(services.REMOVED_MESSAGE)
     session = selectors.session_get_for_party(session_id=session_id, user=client.user)
     participants = selectors.participant_list(session=session)
     recent = list(selectors.message_list(session=session).order_by("-created_at", "-id")[:JOIN_HISTORY])
@@ -130,7 +131,13 @@ async def join(client: Client, data: Any) -> dict[str, Any]:
     if session_id not in client.sessions:
         await client.subscribe(session_id)
         client.sessions.add(session_id)
-    return await _db(_join_snapshot)(client, session_id)
+    try:
+        return await _db(_join_snapshot)(client, session_id)
+    except Forbidden:
+        # Removed by the tutor after the check above, before the subscription could hear of it.
+        client.sessions.discard(session_id)
+        await client.unsubscribe(session_id)
+        raise
 
 
 async def leave(client: Client, data: Any) -> dict[str, Any]:

@@ -5,10 +5,12 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from asgiref.sync import async_to_sync
 from twilio.request_validator import RequestValidator
 
 from live import services
-from live.models import Participant, SessionEvent, SessionStatus
+from live.models import Participant, Presence, SessionEvent, SessionStatus
+from live.realtime import events
 from live.tests.factories import ActiveSessionFactory
 from live.video.sandbox import room_state
 from tutoring.tests.factories import StudentFactory
@@ -174,6 +176,40 @@ def video_callback(client, settings, session, event, identity, participant_sid="
         headers={"X-Twilio-Signature": signature},
     )
     assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_join_that_raced_a_removal_is_refused_and_leaves_the_room(monkeypatch):
+    """The join's check passed before the removal committed; the join's own presence step sees it: 403,
+    and the connection, already subscribed, is unsubscribed again and records no presence."""
+    session = ActiveSessionFactory()
+    student, tutor = session.booking.student, session.booking.tutor
+    real_check = services.realtime_join_check
+
+    def check_then_removed(*, session_id, user):
+        checked = real_check(session_id=session_id, user=user)
+        services.participant_remove(session_id=session_id, user=tutor, participant_id=student.pk)
+        return checked
+
+    monkeypatch.setattr(services, "realtime_join_check", check_then_removed)
+    calls = []
+
+    async def subscribe(session_id):
+        calls.append(("subscribe", session_id))
+
+    async def unsubscribe(session_id):
+        calls.append(("unsubscribe", session_id))
+
+    async def close(status, message):
+        calls.append(("close", status))
+
+    client = events.Client(user=student, subscribe=subscribe, unsubscribe=unsubscribe, close=close)
+    result = async_to_sync(events.dispatch)(client, "join", {"sessionId": str(session.pk)})
+    assert result["statusCode"] == 403 and "removed" in result["message"]
+    assert calls == [("subscribe", str(session.pk)), ("unsubscribe", str(session.pk))]
+    assert client.sessions == set()
+    assert not Presence.objects.filter(connection_id=client.connection_id).exists()
+    assert not SessionEvent.objects.filter(session=session, data__connection=str(client.connection_id)).exists()
 
 
 class TestTwilio:
