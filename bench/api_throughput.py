@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -144,7 +145,7 @@ def main() -> None:
     print("queries per request: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
 
     # The server runs as in production (DEBUG off) but verifies the tokens minted here.
-    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "b" * 50)}
+    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
     env["DJANGO_SECURE_SSL_REDIRECT"] = "0"  # plain HTTP on loopback: otherwise every answer is a 301
     env["JWT_SIGNING_KEY"] = os.environ.get("JWT_SIGNING_KEY", settings.SIMPLE_JWT["SIGNING_KEY"])
     workers = f"{args.workers} workers" if args.server == "gunicorn" else "1 process"
