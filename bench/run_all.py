@@ -291,6 +291,17 @@ def report(results: dict, out: Path) -> str:
             f"| capacity (highest step with nothing lost and p99 ≤ {STEP_P99_MS} ms): 2 daphne / 1 daphne | "
             f"{two} / {one} msg/s = {ratio(two, one)} | ≥ 1.8× (and one ≥ 1,500) |"
         )
+    figures = results["rest"] or {}
+    if "participants_vs_baseline" in figures:
+        lines.append(
+            f"| REST participants / bare DRF + simplejwt one-query view (req/s, CPU per request) | "
+            f"{figures['participants_vs_baseline']}×, {figures['participants_vs_baseline_cpu']}× | ≥ 0.9× |"
+        )
+    if "healthz" in figures:
+        lines.append(
+            f"| /healthz over one connection: p50, p99 | {figures['healthz']['p50_ms']} ms, "
+            f"{figures['healthz']['p99_ms']:.2f} ms | < 10 ms |"
+        )
     idles = {r["server"]: r for r in results["idle"]}
     for kind in ("daphne", "uvicorn"):
         if kind in idles:
@@ -322,7 +333,9 @@ def report(results: dict, out: Path) -> str:
     if results["failed"]:
         lines += ["", "## Runs that failed", ""] + [f"- {failure}" for failure in results["failed"]]
     lines += ["", "## REST", ""]
-    if results["rest"] is None:
+    if "rest" in results["skipped"]:
+        lines.append("Skipped (`--skip rest`).")
+    elif results["rest"] is None:
         lines.append("bench/rest_bench.py is not there: not run.")
     else:
         lines += ["From `bench/rest_bench.py --json`:", "", "```json", json.dumps(results["rest"], indent=2), "```"]
@@ -392,6 +405,7 @@ def main() -> None:
         "capacity": {},
         "idle": [],
         "rest": None,
+        "skipped": sorted(set(args.skip)),
     }
     common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds}
     if "chat" not in args.skip:
