@@ -51,14 +51,16 @@ def composition_callback_receive(*, params, signature: str, urls) -> str:
     return outcome
 
 
-class TwilioVideoCallbackView(APIView):
-    """Twilio calls this; it is authenticated by its signature only and never rate limited."""
+class _TwilioCallback(APIView):
+    """Twilio calls these; they are authenticated by Twilio's signature only and never rate limited."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = ()
     parser_classes = (FormParser,)
 
+
+class TwilioVideoCallbackView(_TwilioCallback):
     @extend_schema(
         request={"application/x-www-form-urlencoded": {"type": "object", "additionalProperties": {"type": "string"}}},
         responses=inline_serializer("TwilioCallbackReceived", {"received": serializers.BooleanField()}),
@@ -75,13 +77,8 @@ class TwilioVideoCallbackView(APIView):
         return Response({"received": True})
 
 
-class TwilioCompositionCallbackView(APIView):
+class TwilioCompositionCallbackView(_TwilioCallback):
     """Twilio's composition status callbacks; verified exactly as the room callbacks are."""
-
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-    throttle_classes = ()
-    parser_classes = (FormParser,)
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": {"type": "object", "additionalProperties": {"type": "string"}}},
