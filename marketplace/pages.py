@@ -106,7 +106,7 @@ def availability(request: HttpRequest) -> HttpResponse:
                 if outcome.ok:
                     messages.success(request, _("Your availability is saved."))
                     return redirect("availability")
-                errors = {key: field_messages(value) for key, value in (outcome.error.errors or {}).items()}
+                errors = outcome.field_errors
         status = 400
     context = {
         "form": form,

@@ -47,7 +47,7 @@ from tutoring.serializers import (
     TutorPatchIn,
     TutorSearchIn,
 )
-from tutoring.web import STRIPE_JS, attempt, csp_allow, field_messages, found, json_page, page, page_of, validate
+from tutoring.web import STRIPE_JS, attempt, csp_allow, found, json_page, page, page_of, validate
 
 DURATIONS = range(15, 241, 15)
 
@@ -210,7 +210,7 @@ def register_page(request: HttpRequest) -> HttpResponse:
                     return redirect("profile")
                 messages.success(request, _("Welcome! Your account is ready."))
                 return redirect(_next_url(request))
-            errors = outcome.error.errors or {}
+            errors = outcome.field_errors
         status = 400
     context = {"form": form, "errors": errors, "next": _next_url(request)}
     return render(request, "pages/register.html", context, status=status)
@@ -248,7 +248,7 @@ def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpRe
             if outcome.ok:
                 messages.success(request, _("Your password is changed. Log in with the new one."))
                 return redirect("login")
-            errors = outcome.error.errors or {}
+            errors = outcome.field_errors
         status = 400
     return render(request, "pages/password_reset_confirm.html", {"errors": errors}, status=status)
 
@@ -463,7 +463,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 if outcome.ok:
                     messages.success(request, _("Your profile is saved."))
                     return redirect("profile")
-                errors = {key: field_messages(value) for key, value in (outcome.error.errors or {}).items()}
+                errors = outcome.field_errors
         status = 400
     context = {
         "form": form,

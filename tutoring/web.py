@@ -113,6 +113,12 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def field_errors(self) -> dict[str, list[str]]:
+        """The refusal's messages per form field, as `validate` gives them."""
+        problems = self.error.errors if self.error is not None else None
+        return {key: field_messages(value) for key, value in (problems or {}).items()}
+
 
 def attempt(request: HttpRequest, service: Callable[..., T], /, **kwargs: Any) -> Outcome:
     """Call one service; an `ApplicationError` it raises becomes an error message on the next page,
