@@ -11,11 +11,8 @@ DATABASE_URL when set (PostgreSQL is what production runs), else a throwaway SQL
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,18 +28,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
-    os.environ["DJANGO_DEBUG"] = "0"
-    # Random per run: with DJANGO_DEBUG=0 the settings refuse guessable keys.
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")  # plain HTTP in-process: else every answer is a 301
-    os.environ["RATE_LIMIT_API"] = "1000000/m"
-    import django
+    from inprocess import setup_django
 
-    django.setup()
+    setup_django()
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
