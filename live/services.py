@@ -366,6 +366,17 @@ def _moderation_target(
     return session, participant
 
 
+def _moderated(
+    session: Session, participant: Participant, tutor: User, event_type: str, updates: dict, **data: Any
+) -> None:
+    """What every moderation that changed something does: the record, and the room told what changed."""
+    participant_id = str(participant.user_id)
+    event_record(
+        session_id=session.pk, type=event_type, actor_id=tutor.pk, data={"participantId": participant_id, **data}
+    )
+    broadcast(session.pk, PARTICIPANT_UPDATED, {"participantId": participant_id, "updates": updates})
+
+
 def _flag(value: Any, name: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -401,17 +412,15 @@ def participant_mute(
         if changed:
             participant.save(update_fields=[MUTE_FIELDS.get(key) or STATE[key] for key in changed] + ["updated_at"])
             _forwarding_apply(session, participant)
-            event_record(
-                session_id=session.pk,
-                type=EventType.MUTE,
-                actor_id=user.pk,
-                data={
-                    "participantId": str(participant.user_id),
-                    "audio": participant.audio_muted,
-                    "video": participant.video_muted,
-                },
+            _moderated(
+                session,
+                participant,
+                user,
+                EventType.MUTE,
+                changed,
+                audio=participant.audio_muted,
+                video=participant.video_muted,
             )
-            broadcast(session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": changed})
             _direct(
                 session.pk,
                 participant.user_id,
@@ -436,15 +445,7 @@ def participant_remove(*, session_id: Any, user: User, participant_id: Any) -> P
         get_video_provider().participant_disconnect(room_sid=session.room_sid, identity=str(participant.user_id))
         participant.removed = True
         participant.save(update_fields=["removed", "updated_at"])
-        event_record(
-            session_id=session.pk,
-            type=EventType.REMOVE,
-            actor_id=user.pk,
-            data={"participantId": str(participant.user_id)},
-        )
-        broadcast(
-            session.pk, PARTICIPANT_UPDATED, {"participantId": str(participant.user_id), "updates": {"removed": True}}
-        )
+        _moderated(session, participant, user, EventType.REMOVE, {"removed": True})
         _direct(session.pk, participant.user_id, REMOVED, {"sessionId": str(session.pk)})
         # Their connections leave the room now, as far as presence goes; the transports drop the
         # subscriptions when the `removed` event reaches them.
@@ -468,17 +469,7 @@ def participant_admit(*, session_id: Any, user: User, participant_id: Any) -> Pa
         if participant.removed:
             participant.removed = False
             participant.save(update_fields=["removed", "updated_at"])
-            event_record(
-                session_id=session.pk,
-                type=EventType.ADMIT,
-                actor_id=user.pk,
-                data={"participantId": str(participant.user_id)},
-            )
-            broadcast(
-                session.pk,
-                PARTICIPANT_UPDATED,
-                {"participantId": str(participant.user_id), "updates": {"removed": False}},
-            )
+            _moderated(session, participant, user, EventType.ADMIT, {"removed": False})
     return participant
 
 
