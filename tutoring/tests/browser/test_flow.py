@@ -246,3 +246,34 @@ def test_api_documentation_runs_under_the_policy(browse):
     page.goto("/api/docs/")
     expect(page.locator(".opblock").first).to_be_visible(timeout=15 * SECOND)
     assert watch.errors == []
+
+
+def test_a_new_tutor_sets_their_rate_on_a_phone_and_appears_bookable(browse):
+    _, tutor, watch = browse(viewport={"width": 390, "height": 844})
+    tutor.goto("/register")
+    tutor.get_by_label("Teach (tutor)").check()
+    tutor.fill("#name", "Mary Somerville")
+    tutor.fill("#email", "mary@example.test")
+    tutor.fill("#password", "a-long-pass-314")
+    tutor.locator("main button[type=submit]").click()
+    # Signed up as a tutor: straight to the profile, since a tutor without a rate cannot be booked.
+    expect(tutor).to_have_url(re.compile(r"/profile$"))
+    expect(tutor.locator("main h1")).to_have_text("Your profile")
+    check_page(tutor, watch)
+
+    tutor.fill("#hourlyRate", "45.5x")
+    tutor.get_by_role("button", name="Save profile").click()
+    expect(tutor.locator("#hourlyRate-error")).to_be_visible()  # beside its field; nothing saved
+    tutor.fill("#hourlyRate", "45.50")
+    tutor.select_option("#currency", "eur")
+    tutor.fill("#subjects", "Astronomy, Mathematics")
+    tutor.fill("#bio", "I explain the sky with numbers.")
+    tutor.get_by_role("button", name="Save profile").click()
+    expect(tutor.locator(".message.success")).to_have_text("Your profile is saved.")
+    expect(tutor.locator("#hourlyRate")).to_have_value("45.50")
+    check_page(tutor, watch)
+    screenshot(tutor, "profile-phone")
+
+    tutor.get_by_role("link", name="See your public page").click()
+    expect(tutor.locator("main")).to_contain_text("€45.50")
+    expect(tutor.locator("main")).to_contain_text("Astronomy")
