@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8300)
     parser.add_argument("--processes", type=int, default=1, help="daphne processes for our stack")
     parser.add_argument("--only", choices=["ours", "baseline"])
+    parser.add_argument("--json", help="also write every run's full result (percentiles, per second) here")
     parser.add_argument("--url", help="load this already running server (started with SERVER_ENV) as ours")
     args = parser.parse_args()
     if not (BENCH / "node_modules" / "socket.io-client").is_dir():
@@ -190,6 +191,8 @@ def main() -> None:
         )
         if r["errorSamples"]:
             print("  errors:", r["errorSamples"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

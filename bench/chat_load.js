@@ -36,6 +36,16 @@ function percentile(sorted, p) {
   return Math.round(sorted[i] * 100) / 100;
 }
 
+// p50/p99/max of the messages sent in each second of the run: shows whether a tail is steady or a spike.
+function perSecond(timeline) {
+  const seconds = [];
+  for (const [at, latency] of timeline) (seconds[Math.floor(at / 1000)] ??= []).push(latency);
+  return seconds.map((l = []) => {
+    l.sort((a, b) => a - b);
+    return { n: l.length, p50: percentile(l, 50), p99: percentile(l, 99), max: percentile(l, 100) };
+  });
+}
+
 const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 100];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,6 +102,7 @@ async function main() {
   let firstSend = null;
   let lastReceipt = null;
   const latencies = [];
+  const timeline = []; // [send time since the first send, latency] per message, for `perSecond`
   let sent = 0;
   let acked = 0;
   let received = 0;
@@ -107,6 +118,7 @@ async function main() {
       pending.delete(m.content);
       lastReceipt = performance.now();
       latencies.push(lastReceipt - start);
+      timeline.push([start - firstSend, lastReceipt - start]);
       received += 1;
     });
   }
@@ -164,6 +176,7 @@ async function main() {
       p90: percentile(latencies, 90),
       p99: percentile(latencies, 99),
       max: percentile(latencies, 100),
+      perSecond: perSecond(timeline),
     }),
   );
 }
