@@ -24,11 +24,13 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.core.cache import cache, caches
 from django.utils.translation import gettext
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
+from redis.exceptions import NoScriptError
 
 from tutoring.errors import RateLimited, as_outage
 
@@ -119,7 +121,8 @@ _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _local_lock = threading.Lock()
 
 
-def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
+def _script_command(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> tuple[Any, bytes]:
+    """The Redis client and the EVALSHA that counts `buckets`, in the protocol's own framing."""
     client = get_redis_connection("default")
     script = _scripts.get(client)
     if script is None:
@@ -127,7 +130,29 @@ def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: b
     args: list[object] = ["all" if all_or_nothing else "part", secrets.token_hex(4)]
     for bucket in buckets:
         args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
-    return _taken(script(keys=keys, args=args), len(buckets))
+    return client, _resp("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
+    client, command = _script_command(buckets, keys, all_or_nothing=all_or_nothing)
+    # Sent as is on a pooled connection: redis-py's command path (packing, retry wrapper, script
+    # object) cost more than the round trip itself, on every API request and chat batch.
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_packed_command([command])
+        try:
+            out = conn.read_response()
+        except NoScriptError:  # Redis restarted and forgot the script: load it, send the same again
+            client.script_load(_SCRIPT)
+            conn.send_packed_command([command])
+            out = conn.read_response()
+    except BaseException:
+        conn.disconnect()  # an unread reply must not reach the next user of the connection
+        pool.release(conn)
+        raise
+    pool.release(conn)
+    return _taken(out, len(buckets))
 
 
 def _taken(out: list, n: int) -> list[Taken]:
@@ -211,17 +236,11 @@ class PendingCheck:
             rate_check(self.buckets)
             return
         try:
-            client = get_redis_connection("default")
-            script = _scripts.get(client)
-            if script is None:
-                script = _scripts[client] = client.register_script(_SCRIPT)
             keys = [cache.make_key(f"rl:{bucket.key}") for bucket in self.buckets]
-            args: list[object] = ["all", secrets.token_hex(4)]
-            for bucket in self.buckets:
-                args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
+            client, command = _script_command(self.buckets, keys, all_or_nothing=True)
             self._pool = client.connection_pool
             self._conn = self._pool.get_connection()
-            self._conn.send_packed_command([_resp("EVALSHA", script.sha, len(keys), *keys, *args)])
+            self._conn.send_packed_command([command])
         except Exception:
             self._release(broken=True)
             rate_check(self.buckets)

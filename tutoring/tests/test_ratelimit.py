@@ -5,6 +5,7 @@ import uuid
 import pytest
 import requests
 from django_redis import get_redis_connection
+from redis.connection import AbstractConnection
 
 from tutoring.ratelimit import Bucket, Rate, rate_take
 from tutoring.tests.factories import StudentFactory
@@ -125,22 +126,40 @@ def test_a_batch_takes_what_fits_for_each_key():
 
 @pytest.mark.redis
 def test_a_batch_of_200_is_one_redis_round_trip(monkeypatch):
-    client = get_redis_connection("default")
-    calls = []
-    execute = client.execute_command
+    """What goes over the wire: one write holding one EVALSHA, one reply read."""
+    sent, replies = [], []
+    send, read = AbstractConnection.send_packed_command, AbstractConnection.read_response
 
-    def counting(*args, **kwargs):
-        calls.append(args[0])
-        return execute(*args, **kwargs)
+    def counting_send(self, command, *args, **kwargs):
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return send(self, command, *args, **kwargs)
 
-    monkeypatch.setattr(client, "execute_command", counting)
+    def counting_read(self, *args, **kwargs):
+        replies.append(1)
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
+    monkeypatch.setattr(AbstractConnection, "read_response", counting_read)
     rate = Rate.parse("60/m")
     buckets = [Bucket(f"t:{uuid.uuid4()}", rate, cost) for cost in [1] * 150 + [50]]
     rate_take(buckets)  # the script is loaded once per server, on its first use
-    calls.clear()
+    sent.clear(), replies.clear()
     taken = rate_take(buckets)
-    assert calls == ["EVALSHA"]
+    assert len(sent) == 1 and len(replies) == 1
+    assert sent[0].startswith(b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + 151 + 2 + 3 * 151))
     assert [t.allowed for t in taken] == [1] * 150 + [10]
+
+
+@pytest.mark.redis
+def test_a_script_redis_forgot_is_loaded_again():
+    """After a Redis restart (SCRIPT FLUSH here) the EVALSHA fails once with NOSCRIPT: the script is
+    sent again and the count still happens, once."""
+    rate = Rate.parse("2/m")
+    bucket = Bucket(f"t:{uuid.uuid4()}", rate, 1)
+    rate_take([bucket])
+    get_redis_connection("default").script_flush()
+    assert [t.allowed for t in rate_take([bucket])] == [1]
+    assert [t.allowed for t in rate_take([bucket])] == [0]
 
 
 @pytest.mark.django_db
