@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "live.event"
+# Marks what this process published and has already handed to its own members (the chat writer's
+# batches): its copy coming back from the bus is skipped (`live.realtime.hub`).
+ORIGIN = uuid.uuid4().hex
 
 
 def group_name(session_id: Any) -> str:
@@ -41,9 +45,15 @@ async def abroadcast(session_id: Any, event: str, data: dict) -> None:
     await apublish([(group_name(session_id), _message(event, data))])
 
 
-async def abroadcast_many(events: Iterable[tuple[Any, str, dict]]) -> None:
-    """`abroadcast` for many events, published in order in one go (the chat writer's batch)."""
-    await apublish([(group_name(session_id), _message(event, data)) for session_id, event, data in events])
+async def abroadcast_many(events: Iterable[tuple[Any, str, dict]], *, delivered_here: bool = False) -> None:
+    """`abroadcast` for many events, published in order in one go (the chat writer's batch).
+
+    `delivered_here`: this process's members already have them; the bus carries them to the others."""
+    messages = [(group_name(session_id), _message(event, data)) for session_id, event, data in events]
+    if delivered_here:
+        for _, message in messages:
+            message["origin"] = ORIGIN
+    await apublish(messages)
 
 
 async def apublish(messages: list[tuple[str, dict]]) -> None:

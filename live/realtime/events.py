@@ -12,8 +12,8 @@ A connection ends on the server's side when its access token expires or its user
 (`Client.revoke`, see `live.realtime.process`): clients reconnect with a fresh token.
 
 Events reach clients only through the bus (`live.realtime.broadcast` from the services after commit,
-or `abroadcast` from the chat writer once a batch is stored), so a message stored through one
-transport or process reaches every other.
+or the chat writer once a batch is stored, which hands it to this process's members itself and
+publishes it for the others), so a message stored through one transport or process reaches every other.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 
-from live.realtime import MESSAGE_TYPE, group_name
+from live.realtime import MESSAGE_TYPE, ORIGIN, group_name
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,25 @@ class SessionHub:
             message = await layer.receive(subscription.channel)
             if message.get("type") == STOP:
                 return
-            if message.get("type") != MESSAGE_TYPE:
-                continue
-            for member in list(subscription.members.values()):
-                try:
-                    await member.deliver(message["event"], message["data"])
-                except Exception:
-                    logger.exception("realtime: could not deliver %s", message.get("event"))
+            if message.get("type") != MESSAGE_TYPE or message.get("origin") == ORIGIN:
+                continue  # not an event, or one this process already handed to its members
+            await self._deliver(subscription, message["event"], message["data"])
+
+    async def deliver_here(self, session_id: str, event: str, data: dict) -> None:
+        """Hand an event straight to this process's members of the session (the chat writer, once a
+        batch is stored): no wait for the bus's round trip and the reader's turn on the loop. The copy
+        the bus brings back is skipped, by its origin; the other processes' members get theirs from it."""
+        subscription = self._subscriptions.get(session_id)
+        if subscription is not None:
+            await self._deliver(subscription, event, data)
+
+    @staticmethod
+    async def _deliver(subscription: _Subscription, event: str, data: dict) -> None:
+        for member in list(subscription.members.values()):
+            try:
+                await member.deliver(event, data)
+            except Exception:
+                logger.exception("realtime: could not deliver %s", event)
 
     async def _refresh(self) -> None:
         """Re-join every group now and then: channels-redis forgets members after `group_expiry`, and a

@@ -1,8 +1,8 @@
 """Group commit for chat: the messages of this process that arrive together are stored together.
 
 A message waits only while the batch before it is being stored; then everything that arrived meanwhile
-is counted against the chat limit, checked, inserted in one statement and published, in one hop to a
-database thread. A lone message still goes at once; under load the cost per message falls instead of
+is counted against the chat limit, checked and inserted in one statement, in one hop to a database
+thread, then handed to this process's members and published for the other processes. A lone message still goes at once; under load the cost per message falls instead of
 the queue growing. Every sender gets its own answer (the stored message, or the error that refused
 it), messages keep their arrival order, and nothing is published before it is stored.
 
@@ -26,9 +26,9 @@ from typing import Any
 from django.db import close_old_connections, connection
 
 from live import services
-from live.models import Message
 from live.realtime import abroadcast_many
-from live.serializers import MessageOut
+from live.realtime.hub import hub
+from live.serializers import message_out
 from tutoring.errors import ApplicationError
 from tutoring.models import User
 
@@ -48,8 +48,7 @@ def _store(items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
             for user, session_id, content in items
         ]
     )
-    shaped = iter(MessageOut([m for m in outcomes if isinstance(m, Message)], many=True).data)
-    return [outcome if isinstance(outcome, ApplicationError) else dict(next(shaped)) for outcome in outcomes]
+    return [outcome if isinstance(outcome, ApplicationError) else message_out(outcome) for outcome in outcomes]
 
 
 class _WriterThread:
@@ -109,9 +108,11 @@ class ChatWriter:
                 for (_, session_id, _, _), result in zip(batch, results, strict=True)
                 if isinstance(result, dict)
             ]
+            for session_id, event, data in stored:  # in arrival order, to this process's members at once
+                await hub.deliver_here(session_id, event, data)
             try:
-                await abroadcast_many(stored)  # in arrival order, one round trip for the batch
-            except Exception:  # stored and acknowledged; a lost notification is logged only
+                await abroadcast_many(stored, delivered_here=True)  # to the others: one round trip for the batch
+            except Exception:  # stored, acknowledged and delivered here; a lost notification is logged only
                 logger.exception("realtime: could not publish %d chat messages", len(stored))
             for (*_, future), result in zip(batch, results, strict=True):
                 if not future.done():

@@ -6,10 +6,14 @@ import asyncio
 import uuid
 
 import pytest
+from channels.layers import get_channel_layer
+from django.utils import timezone
 
-from live.models import Message
-from live.realtime import events, writer
+from live import services
+from live.models import Message, SessionStatus
+from live.realtime import abroadcast, events, group_name, writer
 from live.realtime.hub import hub
+from live.serializers import MessageOut, message_out
 from live.tests.factories import ActiveSessionFactory
 from tutoring.errors import ApplicationError
 from tutoring.tests.factories import StudentFactory
@@ -54,6 +58,56 @@ def test_a_burst_is_one_batch_with_one_answer_each(in_server_loop, batches):
     assert [r.status_code for r in results[10:]] == [400, 403, 404]  # bad content, stranger, unknown session
     stored = list(Message.objects.order_by("created_at").values_list("id", "content"))
     assert stored == [(uuid.UUID(r["id"]), r["content"]) for r in results[:10]]
+
+
+def test_every_refusal_in_one_batch_with_the_good_ones(in_server_loop, batches):
+    """Each check the batch's insert makes refuses only its own draft, with its own reason."""
+    session, ended, left = ActiveSessionFactory(), ActiveSessionFactory(), ActiveSessionFactory()
+    ended.status, ended.actual_end_time = SessionStatus.COMPLETED, timezone.now()
+    ended.save(update_fields=["status", "actual_end_time"])
+    left.booking.student.is_active = False
+    left.booking.student.save(update_fields=["is_active"])
+    tutor, sid = session.booking.tutor, str(session.pk)
+    submissions = [
+        (tutor, sid, "first"),
+        (ended.booking.tutor, str(ended.pk), "after the end"),
+        (left.booking.student, str(left.pk), "deactivated"),
+        (left.booking.tutor, str(left.pk), "the other party still may"),
+        (session.booking.student, str(ended.pk), "not my session"),
+        (tutor, sid, "last"),
+    ]
+    results = burst(in_server_loop, submissions)
+
+    assert batches == [6]
+    assert [getattr(r, "status_code", None) for r in results] == [None, 409, 401, None, 403, None]
+    assert [r["content"] for r in (results[0], results[3], results[5])] == [
+        "first",
+        "the other party still may",
+        "last",
+    ]
+    assert sorted(Message.objects.values_list("content", flat=True)) == ["first", "last", "the other party still may"]
+
+
+@pytest.mark.postgres
+def test_a_batch_that_passes_is_stored_in_one_statement(django_assert_num_queries):
+    session = ActiveSessionFactory()
+    drafts = [
+        services.MessageDraft(session_id=str(session.pk), sender=user, content=f"m{i}")
+        for i, user in enumerate([session.booking.tutor, session.booking.student] * 5)
+    ]
+    with django_assert_num_queries(1):  # the chat limit is counted in Redis, not here
+        stored = services.messages_store(drafts=drafts)
+    assert [m.content for m in stored] == [f"m{i}" for i in range(10)]
+    assert Message.objects.filter(session=session).count() == 10
+
+
+def test_the_written_out_shape_is_the_serializers():
+    session = ActiveSessionFactory()
+    (stored,) = services.messages_store(
+        drafts=[services.MessageDraft(session_id=str(session.pk), sender=session.booking.tutor, content="hi")]
+    )
+    message = Message.objects.get(pk=stored.pk)
+    assert message_out(stored) == message_out(message) == MessageOut(message).data
 
 
 def test_over_the_chat_limit_in_one_batch_is_refused_and_not_stored(in_server_loop, batches, settings):
@@ -103,3 +157,35 @@ def test_stored_trimmed_and_published(in_server_loop):
             "timestamp": message.created_at.isoformat(timespec="milliseconds"),
         },
     }
+
+
+def test_delivered_here_once_and_carried_by_the_bus_to_the_others(in_server_loop):
+    """This process's members get a stored message straight from the writer, once: the bus's copy (which
+    the other processes' members get) comes back here too and is skipped by its origin."""
+    session = ActiveSessionFactory()
+    sid = str(session.pk)
+
+    async def scenario():
+        here: asyncio.Queue = asyncio.Queue()
+
+        async def deliver(event, data):
+            await here.put((event, data.get("content")))
+
+        layer = get_channel_layer()
+        elsewhere = await layer.new_channel()  # what another process's subscription receives
+        await layer.group_add(group_name(sid), elsewhere)
+        await hub.add(sid, "test", deliver)
+        try:
+            await writer.writer_for_loop(events._db).submit(session.booking.tutor, sid, "hello")
+            # Published after the message on the same bus: once it is here, so is any copy of the message.
+            await abroadcast(sid, "marker", {"content": "marker"})
+            received = [await asyncio.wait_for(here.get(), 10) for _ in range(2)]
+            carried = await asyncio.wait_for(layer.receive(elsewhere), 10)
+            return received, carried
+        finally:
+            await hub.discard(sid, "test")
+            await layer.group_discard(group_name(sid), elsewhere)
+
+    received, carried = in_server_loop(scenario)
+    assert received == [("message", "hello"), ("marker", "marker")]
+    assert carried["event"] == "message" and carried["data"]["content"] == "hello"
