@@ -2,9 +2,11 @@
 
 A message waits only while the batch before it is being stored; then everything that arrived meanwhile
 is counted against the chat limit, checked and inserted in one statement, in one hop to a database
-thread, then handed to this process's members and published for the other processes. A lone message still goes at once; under load the cost per message falls instead of
-the queue growing. Every sender gets its own answer (the stored message, or the error that refused
-it), messages keep their arrival order, and nothing is published before it is stored.
+thread, then handed to this process's members, answered, and published for the other processes (in
+order, while the next batch is stored). A lone message still goes at once; under load the cost per
+message falls instead of the queue growing. Every sender gets its own answer (the stored message, or
+the error that refused it), messages keep their arrival order, and nothing is delivered or published
+before it is stored.
 
 On PostgreSQL the batches run on a thread of the writer's own that keeps its database connection:
 `database_sync_to_async` checks the connection before every call (with CONN_HEALTH_CHECKS, one more
@@ -83,6 +85,8 @@ class ChatWriter:
         self._run_in_thread = _WriterThread() if connection.vendor == "postgresql" else run_in_thread
         self._pending: list[Item] = []
         self._task: asyncio.Task | None = None
+        self._outbox: list[tuple[str, str, dict]] = []
+        self._publisher: asyncio.Task | None = None
 
     async def submit(self, user: User, session_id: str, content: Any) -> dict:
         """Store one message (with whatever arrives alongside); its data, or raises the refusing error."""
@@ -110,16 +114,28 @@ class ChatWriter:
             ]
             for session_id, event, data in stored:  # in arrival order, to this process's members at once
                 await hub.deliver_here(session_id, event, data)
-            try:
-                await abroadcast_many(stored, delivered_here=True)  # to the others: one round trip for the batch
-            except Exception:  # stored, acknowledged and delivered here; a lost notification is logged only
-                logger.exception("realtime: could not publish %d chat messages", len(stored))
             for (*_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     if isinstance(result, dict):
                         future.set_result(result)
                     else:
                         future.set_exception(result)
+            self._publish_later(stored)
+
+    def _publish_later(self, stored: list[tuple[str, str, dict]]) -> None:
+        """To the other processes, in order, without holding up the next batch: the writer used to wait
+        for this round trip (and the loop's turn after it) before storing what had queued meanwhile."""
+        self._outbox.extend(stored)
+        if self._outbox and (self._publisher is None or self._publisher.done()):
+            self._publisher = asyncio.create_task(self._publish(), name="live-chat-publisher")
+
+    async def _publish(self) -> None:
+        while self._outbox:
+            events, self._outbox = self._outbox, []
+            try:
+                await abroadcast_many(events, delivered_here=True)  # one pipelined round trip for all waiting
+            except Exception:  # stored, acknowledged and delivered here; a lost notification is logged only
+                logger.exception("realtime: could not publish %d chat messages", len(events))
 
 
 # One writer per event loop (each process has one; tests may run several loops).

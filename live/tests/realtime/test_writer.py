@@ -177,10 +177,10 @@ def test_delivered_here_once_and_carried_by_the_bus_to_the_others(in_server_loop
         await hub.add(sid, "test", deliver)
         try:
             await writer.writer_for_loop(events._db).submit(session.booking.tutor, sid, "hello")
-            # Published after the message on the same bus: once it is here, so is any copy of the message.
+            carried = await asyncio.wait_for(layer.receive(elsewhere), 10)
+            # Published once the message is on the bus: when it arrives here, so has any copy of the message.
             await abroadcast(sid, "marker", {"content": "marker"})
             received = [await asyncio.wait_for(here.get(), 10) for _ in range(2)]
-            carried = await asyncio.wait_for(layer.receive(elsewhere), 10)
             return received, carried
         finally:
             await hub.discard(sid, "test")
