@@ -46,6 +46,9 @@ def setup_django() -> None:
     # The server runs with DEBUG off, which refuses development keys; tokens are minted here with the same.
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(50))
+    # Plain HTTP in-process too (the query counts): under `run_all.py`, which leaves DJANGO_DEBUG=0 in
+    # the environment, every read was otherwise answered 301 by the HTTPS redirect.
+    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
     import django
 
     django.setup()
