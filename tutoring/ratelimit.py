@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.translation import gettext
-from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 from redis.exceptions import NoScriptError
 
@@ -118,12 +119,35 @@ return out
 """
 
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_backends: dict[str, Any] = {}
+
+
+def _cache() -> Any:
+    """The default cache backend, one per process.
+
+    Django's `caches` are local to each asyncio task under ASGI, so every realtime connection (its
+    task, and the database threads working for it) built a backend of its own and, with it, a Redis
+    client object of its own over the one shared pool: ~13 KB per connection that lived as long as
+    it did (redis-py copies its table of ~170 reply callbacks into each client). Both are thread-safe.
+    """
+    backend = _backends.get("default")
+    if backend is None:
+        backend = _backends["default"] = caches["default"]
+    return backend
+
+
+@receiver(setting_changed)
+def _forget_backend(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":  # tests point the cache elsewhere
+        _backends.clear()
+
+
 _local_lock = threading.Lock()
 
 
 def _script_command(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> tuple[Any, bytes]:
     """The Redis client and the EVALSHA that counts `buckets`, in the protocol's own framing."""
-    client = get_redis_connection("default")
+    client = _cache().client.get_client(write=True)
     script = _scripts.get(client)
     if script is None:
         script = _scripts[client] = client.register_script(_SCRIPT)
@@ -164,7 +188,7 @@ def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: b
     """The same algorithm on the process's own cache: the embedded default's single process."""
     with _local_lock:
         now = time.time()
-        stored = cache.get_many(keys)
+        stored = _cache().get_many(keys)
         hits = {
             key: [t for t in stored.get(key, []) if t > now - b.rate.window]
             for key, b in zip(keys, buckets, strict=True)
@@ -183,7 +207,7 @@ def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: b
             taken = [Taken(allowed=0, retry_after=t.retry_after) for t in taken]
         for key, bucket, t in zip(keys, buckets, taken, strict=True):
             if t.allowed:
-                cache.set(key, hits[key] + [now] * t.allowed, timeout=int(bucket.rate.window) + 1)
+                _cache().set(key, hits[key] + [now] * t.allowed, timeout=int(bucket.rate.window) + 1)
         return taken
 
 
@@ -193,8 +217,8 @@ def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> lis
         return []
     keys = [f"rl:{bucket.key}" for bucket in buckets]
     try:
-        if isinstance(caches["default"], RedisCache):  # `cache` itself is only a proxy
-            return _redis_take(buckets, [cache.make_key(key) for key in keys], all_or_nothing=all_or_nothing)
+        if isinstance(_cache(), RedisCache):
+            return _redis_take(buckets, [_cache().make_key(key) for key in keys], all_or_nothing=all_or_nothing)
         return _local_take(buckets, keys, all_or_nothing=all_or_nothing)
     except Exception as exc:
         if (outage := as_outage(exc)) is not None:
@@ -232,11 +256,11 @@ class PendingCheck:
         self._error: Exception | None = None
         self._conn = None
         self._pool = None
-        if not isinstance(caches["default"], RedisCache) or not self.buckets:
+        if not isinstance(_cache(), RedisCache) or not self.buckets:
             rate_check(self.buckets)
             return
         try:
-            keys = [cache.make_key(f"rl:{bucket.key}") for bucket in self.buckets]
+            keys = [_cache().make_key(f"rl:{bucket.key}") for bucket in self.buckets]
             client, command = _script_command(self.buckets, keys, all_or_nothing=True)
             self._pool = client.connection_pool
             self._conn = self._pool.get_connection()

@@ -1,12 +1,16 @@
+import asyncio
 import random
 import time
 import uuid
 
 import pytest
 import requests
+from asgiref.sync import sync_to_async
+from django.core.cache import caches
 from django_redis import get_redis_connection
 from redis.connection import AbstractConnection
 
+from tutoring import ratelimit
 from tutoring.ratelimit import Bucket, Rate, rate_take
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.servers import free_port, server
@@ -277,3 +281,20 @@ def test_redis_unreachable_is_503_for_a_pure_read_too(client_for, settings):
     response = client_for(session.booking.student).get(path)
     assert_error(response, 503, path, "GET")
     assert int(response["Retry-After"]) >= 1
+
+
+@pytest.mark.redis
+def test_every_task_counts_through_one_redis_client():
+    """Under ASGI Django's `caches` are local to each task: counting through them gave every realtime
+    connection a cache backend and a Redis client of its own (~13 KB each, for its whole life)."""
+
+    def take() -> tuple[object, object]:
+        rate_take([Bucket(f"t:{uuid.uuid4()}", Rate.parse("5/m"), 1)])
+        return caches["default"], ratelimit._cache().client.get_client(write=True)
+
+    async def connections() -> list[tuple[object, object]]:
+        return await asyncio.gather(*(asyncio.create_task(sync_to_async(take)()) for _ in range(3)))
+
+    seen = asyncio.run(connections())
+    assert len({id(backend) for backend, _ in seen}) == 3  # what each task's `caches` hands out
+    assert len({id(client) for _, client in seen}) == 1  # what the limiter counts through
