@@ -3,8 +3,6 @@ realtime events."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -18,7 +16,7 @@ from live.models import (
     SessionEvent,
     SessionStatus,
 )
-from tutoring.api.fields import DateTimeField
+from tutoring.api.fields import DateTimeField, iso_utc
 
 
 class SessionCreateIn(serializers.Serializer):
@@ -126,7 +124,7 @@ def message_out(message: Message) -> dict:
         "sessionId": str(message.session_id),
         "senderId": str(message.sender_id),
         "content": message.content,
-        "timestamp": message.created_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "timestamp": iso_utc(message.created_at),
     }
 
 

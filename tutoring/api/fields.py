@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
@@ -6,6 +6,11 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 LAST_YEAR = 2100
+
+
+def iso_utc(value: datetime) -> str:
+    """A time as the API shows it: ISO 8601 in UTC, milliseconds, explicit `+00:00` offset."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class DateTimeField(serializers.DateTimeField):
@@ -31,7 +36,7 @@ class DateTimeField(serializers.DateTimeField):
     def to_representation(self, value):
         if value is None:
             return None
-        return value.astimezone(UTC).isoformat(timespec="milliseconds")
+        return iso_utc(value)
 
 
 def _has_offset(text: str) -> bool:
