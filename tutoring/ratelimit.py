@@ -184,11 +184,17 @@ def _taken(out: list, n: int) -> list[Taken]:
     return [Taken(allowed=int(out[2 * i]), retry_after=int(out[2 * i + 1]) / 1000) for i in range(n)]
 
 
+def _keys(buckets: Sequence[Bucket]) -> list[str]:
+    """The cache keys of `buckets` (before the cache's own prefix)."""
+    return [f"rl:{bucket.key}" for bucket in buckets]
+
+
 def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
     """The same algorithm on the process's own cache: the embedded default's single process."""
+    backend = _cache()
     with _local_lock:
         now = time.time()
-        stored = _cache().get_many(keys)
+        stored = backend.get_many(keys)
         hits = {
             key: [t for t in stored.get(key, []) if t > now - b.rate.window]
             for key, b in zip(keys, buckets, strict=True)
@@ -207,7 +213,7 @@ def _local_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: b
             taken = [Taken(allowed=0, retry_after=t.retry_after) for t in taken]
         for key, bucket, t in zip(keys, buckets, taken, strict=True):
             if t.allowed:
-                _cache().set(key, hits[key] + [now] * t.allowed, timeout=int(bucket.rate.window) + 1)
+                backend.set(key, hits[key] + [now] * t.allowed, timeout=int(bucket.rate.window) + 1)
         return taken
 
 
@@ -215,10 +221,11 @@ def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> lis
     """Count the buckets in one round trip; what passed of each. `ServiceUnavailable` if Redis is down."""
     if not buckets:
         return []
-    keys = [f"rl:{bucket.key}" for bucket in buckets]
+    keys = _keys(buckets)
     try:
-        if isinstance(_cache(), RedisCache):
-            return _redis_take(buckets, [_cache().make_key(key) for key in keys], all_or_nothing=all_or_nothing)
+        backend = _cache()
+        if isinstance(backend, RedisCache):
+            return _redis_take(buckets, [backend.make_key(key) for key in keys], all_or_nothing=all_or_nothing)
         return _local_take(buckets, keys, all_or_nothing=all_or_nothing)
     except Exception as exc:
         if (outage := as_outage(exc)) is not None:
@@ -256,11 +263,12 @@ class PendingCheck:
         self._error: Exception | None = None
         self._conn = None
         self._pool = None
-        if not isinstance(_cache(), RedisCache) or not self.buckets:
+        backend = _cache()
+        if not isinstance(backend, RedisCache) or not self.buckets:
             rate_check(self.buckets)
             return
         try:
-            keys = [_cache().make_key(f"rl:{bucket.key}") for bucket in self.buckets]
+            keys = [backend.make_key(key) for key in _keys(self.buckets)]
             client, command = _script_command(self.buckets, keys, all_or_nothing=True)
             self._pool = client.connection_pool
             self._conn = self._pool.get_connection()
