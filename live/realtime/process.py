@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import gc
 import logging
 import sys
@@ -46,7 +47,14 @@ def run_db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     not queue every other socket behind it; SQLite has a single writer anyway, and its in-memory test
     database must not be written from two threads at once, so there they share Django's one thread.
     """
-    return database_sync_to_async(fn, thread_sensitive=connection.vendor == "sqlite")
+    return database_sync_to_async(fn, thread_sensitive=_vendor() == "sqlite")
+
+
+@functools.cache
+def _vendor() -> str:
+    # Once per process: under ASGI `connection` is local to each task, so reading it in every socket's
+    # task built a DatabaseWrapper (~3.5 KB) per socket that lived as long as the socket.
+    return connection.vendor
 
 
 def freeze_startup_heap() -> None:

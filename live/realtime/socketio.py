@@ -37,6 +37,13 @@ _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("live_sio_want
 
 
 class LiveServer(socketio.AsyncServer):
+    async def _handle_eio_connect(self, eio_sid, environ):
+        """python-socketio keeps the environ of a connection's first request for as long as it is open.
+        Its server callables (`asgi.receive`/`asgi.send`) and body reader hold that finished polling
+        request — daphne's request object, queue and the rest, ~10 KB — alive with it: keep the plain
+        values (headers, query string) only."""
+        await super()._handle_eio_connect(eio_sid, {k: v for k, v in environ.items() if isinstance(v, str)})
+
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         token = _wants_ack.set(id is not None)
         try:
@@ -102,6 +109,19 @@ class LiveNamespace(socketio.AsyncNamespace):
         return result
 
 
+def _without_websocket_body(translate_request):
+    """engineio's ASGI driver gives every request's environ a body reader of a class it defines anew per
+    request (~3 KB); a WebSocket's environ lives as long as the socket, and a WebSocket has no body."""
+
+    async def translate(scope, receive, send):
+        environ = await translate_request(scope, receive, send)
+        if scope["type"] == "websocket":
+            environ.pop("wsgi.input", None)
+        return environ
+
+    return translate
+
+
 def create_server() -> LiveServer:
     server = LiveServer(
         async_mode="asgi",
@@ -111,6 +131,10 @@ def create_server() -> LiveServer:
         # The socket.io default of 1 MB is far more than a 2000-character message needs.
         max_http_buffer_size=64 * 1024,
     )
+    server.eio._async = {
+        **server.eio._async,
+        "translate_request": _without_websocket_body(server.eio._async["translate_request"]),
+    }
     server.register_namespace(LiveNamespace())
     return server
 

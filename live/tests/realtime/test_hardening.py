@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 import socketio
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
+from django.db import connections
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken
@@ -22,7 +23,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from live import realtime, services
 from live.models import Connection, Message, Participant, Presence
 from live.realtime import events, hub, writer
-from live.realtime.process import RealtimeProcess, process
+from live.realtime import socketio as live_socketio
+from live.realtime.process import RealtimeProcess, process, run_db
 from live.tests.factories import ActiveSessionFactory
 from live.tests.realtime.conftest import WAIT, SioClient, WsClient, eventually, settle
 from tutoring.tests.asgi_server import open_clients
@@ -361,3 +363,60 @@ def test_the_first_connection_leaves_the_startup_heap_out_of_garbage_collection(
         assert gc.get_freeze_count() <= frozen  # once per process, not again per connection
     finally:
         gc.unfreeze()
+
+
+def test_an_open_socket_io_connection_keeps_no_request_of_its_own_alive(realtime_server, student):
+    """python-socketio keeps each connection's first environ while it is open; with its ASGI callables
+    and body reader that kept the finished polling request (daphne's request, its queue) alive too."""
+
+    async def scenario():
+        client = SioClient(realtime_server + f"?token={AccessToken.for_user(student)}")
+        await client.connect(None)  # polling first, then the upgrade; the token from the query string
+        environ = live_socketio.sio.get_environ(client.sio.get_sid("/live"), "/live")
+        await client.close()
+        return environ
+
+    environ = run(scenario)
+    assert environ["QUERY_STRING"].startswith("token=") and environ["REQUEST_METHOD"] == "GET"
+    assert {key: type(value) for key, value in environ.items() if not isinstance(value, str)} == {}
+
+
+def test_a_websocket_request_gets_no_body_reader():
+    """A WebSocket's environ lives as long as the socket; engineio's body reader is a class built per request."""
+    translate = live_socketio.sio.eio._async["translate_request"]
+
+    async def environs():
+        async def receive_connect():
+            return {"type": "websocket.connect"}
+
+        async def receive_request():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"path": "/socket.io/", "query_string": b"EIO=4&transport=websocket", "headers": []}
+        websocket = await translate({**scope, "type": "websocket"}, receive_connect, None)
+        polling = await translate({**scope, "type": "http", "method": "POST"}, receive_request, None)
+        return websocket, polling
+
+    websocket, polling = asyncio.run(environs())
+    assert "wsgi.input" not in websocket and websocket["QUERY_STRING"] == "EIO=4&transport=websocket"
+    assert "wsgi.input" in polling  # a polling POST still reads its body
+
+
+def test_database_calls_from_socket_tasks_build_no_database_wrapper_per_task(monkeypatch):
+    """Under ASGI `connection` is local to each task: reading it in every socket's task built a
+    DatabaseWrapper per socket that lived as long as the socket."""
+    built = []
+    create = connections.create_connection
+    monkeypatch.setattr(connections, "create_connection", lambda alias: built.append(alias) or create(alias))
+
+    async def sockets():
+        async def one_socket():
+            run_db(lambda: None)  # what each socket's handlers do when they are set up
+
+        await asyncio.gather(*(asyncio.create_task(one_socket()) for _ in range(20)))
+
+    # A loop in a thread of its own, as daphne's: its tasks share no connection with this thread.
+    thread = threading.Thread(target=asyncio.run, args=(sockets(),))
+    thread.start()
+    thread.join()
+    assert len(built) <= 1
