@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -764,6 +765,14 @@ def _insert_allowed(messages: dict[int, Message]) -> list[int]:
         return []
 
 
+def _uuid4s(count: int) -> Iterator[uuid.UUID]:
+    """`count` random (version 4) UUIDs from one call to the OS's random source instead of one each: in
+    the chat writer's thread every such call lets go of the GIL, and while the event loop is busy each
+    one costs up to a switch interval to get it back."""
+    random = os.urandom(16 * count)
+    return (uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4) for i in range(count))
+
+
 def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | ApplicationError]:
     """Store chat messages of parties, several at once; each draft gets its stored message or its error.
 
@@ -796,8 +805,9 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
             )
         else:
             texts[i] = text
+    ids = _uuid4s(len(texts))
     candidates = {
-        i: Message(session_id=session_pk, sender=drafts[i].sender, content=text)
+        i: Message(id=next(ids), session_id=session_pk, sender=drafts[i].sender, content=text)
         for i, text in texts.items()
         if (session_pk := selectors.session_uuid(drafts[i].session_id)) is not None
     }

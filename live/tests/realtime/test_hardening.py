@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -24,7 +25,7 @@ from live import realtime, services
 from live.models import Connection, Message, Participant, Presence
 from live.realtime import events, hub, writer
 from live.realtime import socketio as live_socketio
-from live.realtime.process import RealtimeProcess, process, run_db
+from live.realtime.process import SWITCH_INTERVAL_SECONDS, RealtimeProcess, process, run_db
 from live.tests.factories import ActiveSessionFactory
 from live.tests.realtime.conftest import WAIT, SioClient, WsClient, eventually, settle
 from tutoring.tests.asgi_server import open_clients
@@ -345,10 +346,11 @@ def test_connecting_records_the_connection_and_closing_removes_it(realtime_serve
     assert not Connection.objects.exists() and not Presence.objects.exists()
 
 
-def test_the_first_connection_leaves_the_startup_heap_out_of_garbage_collection():
+def test_the_first_connection_freezes_the_startup_heap_and_shortens_the_gil_switch_interval():
     """A full collection walked every object the process built to start (200-300 ms with the loop
     stopped, the tail of a chat run): from the first connection on, those are frozen and skipped."""
     gc.unfreeze()
+    sys.setswitchinterval(0.005)
     fresh = RealtimeProcess()
 
     async def connect_one():
@@ -359,6 +361,8 @@ def test_the_first_connection_leaves_the_startup_heap_out_of_garbage_collection(
         asyncio.run(connect_one())
         frozen = gc.get_freeze_count()
         assert frozen > 10_000  # Django, the apps, the URL patterns: far more than one connection's objects
+        # and the event loop hands the GIL to the database threads sooner than Python's default 5 ms
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
         asyncio.run(connect_one())
         assert gc.get_freeze_count() <= frozen  # once per process, not again per connection
     finally:

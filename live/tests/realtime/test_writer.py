@@ -101,6 +101,23 @@ def test_a_batch_that_passes_is_stored_in_one_statement(django_assert_num_querie
     assert Message.objects.filter(session=session).count() == 10
 
 
+def test_a_batch_draws_its_message_ids_from_one_call_to_the_random_source(monkeypatch):
+    """In the writer's thread each call lets go of the GIL, which a busy event loop is slow to hand back."""
+    session = ActiveSessionFactory()
+    calls = []
+    urandom = services.os.urandom
+    monkeypatch.setattr(services.os, "urandom", lambda n: calls.append(n) or urandom(n))
+    drafts = [
+        services.MessageDraft(session_id=str(session.pk), sender=session.booking.tutor, content=f"m{i}")
+        for i in range(5)
+    ]
+    stored = services.messages_store(drafts=drafts)
+    assert calls == [16 * 5]
+    ids = set(Message.objects.filter(session=session).values_list("id", flat=True))
+    assert ids == {m.pk for m in stored} and len(ids) == 5
+    assert {i.version for i in ids} == {4}
+
+
 def test_the_written_out_shape_is_the_serializers():
     session = ActiveSessionFactory()
     (stored,) = services.messages_store(
