@@ -72,7 +72,7 @@ def freeze_startup_heap() -> None:
 # The event loop and the threads that do its database work (the chat writer's, `run_db`'s) share one
 # GIL. A thread back from a socket call waits for the loop to let go of it, and a busy loop does so
 # only every switch interval (5 ms by default): a batch of chat messages that takes 1.5 ms alone took
-# ~20 ms beside a busy loop, ~4 ms at 0.5 ms (bench/README.md, "Where the milliseconds go").
+# ~18 ms beside a busy loop, ~4 ms at 0.5 ms (`bench/writer_convoy.py`).
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 

@@ -40,7 +40,7 @@ class LiveServer(socketio.AsyncServer):
     async def _handle_eio_connect(self, eio_sid, environ):
         """python-socketio keeps the environ of a connection's first request for as long as it is open.
         Its server callables (`asgi.receive`/`asgi.send`) and body reader hold that finished polling
-        request — daphne's request object, queue and the rest, ~10 KB — alive with it: keep the plain
+        request — daphne's request object, queue and the rest, ~17 KB — alive with it: keep the plain
         values (headers, query string) only."""
         await super()._handle_eio_connect(eio_sid, {k: v for k, v in environ.items() if isinstance(v, str)})
 

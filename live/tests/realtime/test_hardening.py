@@ -348,7 +348,8 @@ def test_connecting_records_the_connection_and_closing_removes_it(realtime_serve
 
 def test_the_first_connection_freezes_the_startup_heap_and_shortens_the_gil_switch_interval():
     """A full collection walked every object the process built to start (200-300 ms with the loop
-    stopped, the tail of a chat run): from the first connection on, those are frozen and skipped."""
+    stopped, the tail of a chat run): from the first connection on, those are frozen and skipped. And
+    a database thread waited up to 5 ms for a busy loop to hand the GIL back after each socket call."""
     gc.unfreeze()
     sys.setswitchinterval(0.005)
     fresh = RealtimeProcess()
