@@ -47,13 +47,13 @@ def run_db(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     not queue every other socket behind it; SQLite has a single writer anyway, and its in-memory test
     database must not be written from two threads at once, so there they share Django's one thread.
     """
-    return database_sync_to_async(fn, thread_sensitive=_vendor() == "sqlite")
+    return database_sync_to_async(fn, thread_sensitive=database_vendor() == "sqlite")
 
 
 @functools.cache
-def _vendor() -> str:
-    # Once per process: under ASGI `connection` is local to each task, so reading it in every socket's
-    # task built a DatabaseWrapper (~3.5 KB) per socket that lived as long as the socket.
+def database_vendor() -> str:
+    """`connection.vendor`, read once per process: under ASGI `connection` is local to each task, so
+    reading it in a socket's task builds a DatabaseWrapper (~3.5 KB) that lives as long as the socket."""
     return connection.vendor
 
 

@@ -25,11 +25,12 @@ import time
 import weakref
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from live import services
 from live.realtime import abroadcast_many
 from live.realtime.hub import hub
+from live.realtime.process import database_vendor
 from live.serializers import message_out
 from tutoring.errors import ApplicationError
 from tutoring.models import User
@@ -82,7 +83,7 @@ class _WriterThread:
 
 class ChatWriter:
     def __init__(self, run_in_thread):
-        self._run_in_thread = _WriterThread() if connection.vendor == "postgresql" else run_in_thread
+        self._run_in_thread = _WriterThread() if database_vendor() == "postgresql" else run_in_thread
         self._pending: list[Item] = []
         self._task: asyncio.Task | None = None
         self._outbox: list[tuple[str, str, dict]] = []
