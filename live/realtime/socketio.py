@@ -14,12 +14,17 @@ through the process's `SessionHub`, so events from any process reach them.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import logging
 from typing import Any
 
 import socketio
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket as EioSocket
+from socketio import packet
 
 from live import services
 from live.realtime import events
@@ -36,12 +41,78 @@ PATH = "socket.io"
 _wants_ack: contextvars.ContextVar[bool] = contextvars.ContextVar("live_sio_wants_ack", default=False)
 
 
+class _EioSocket(EioSocket):
+    """engine.io's socket, waiting for what it has to send without a task per wait.
+
+    Each socket's writer waits in `poll` with `asyncio.wait_for(queue.get(), timeout)`, which on Python
+    3.11 wraps the wait in a task of its own: every frame sent cost one more task to create, schedule
+    and finish on the event loop. `asyncio.timeout` waits the same way without it (as `wait_for` itself
+    does from 3.12). The rest is engine.io's `poll` unchanged.
+    """
+
+    async def poll(self):
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                packets = [await self.queue.get()]
+            self.queue.task_done()
+        except (TimeoutError, asyncio.CancelledError):
+            raise eio_exceptions.QueueEmpty() from None
+        if packets == [None]:
+            return []
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+
+class LiveManager(socketio.AsyncManager):
+    """python-socketio's in-process rooms, emitting to a room without a task per recipient.
+
+    Its `emit` starts a task for each socket of the room and waits for all of them, for a send that only
+    puts the frame on the socket's queue (engine.io's writer takes it from there): per chat message, two
+    tasks and a wait on the event loop for nothing. Here the frame, encoded once as there, is queued for
+    each socket in turn. Emits that ask for acks from a room keep python-socketio's way.
+    """
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if callback is not None or namespace not in self.rooms:
+            return await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+            )
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        encoded = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        parts = encoded if isinstance(encoded, list) else [encoded]  # a list when the data holds binary
+        frames = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+        for sid, eio_sid in self.get_participants(namespace, to or room):
+            if sid in skip:
+                continue
+            for frame in frames:
+                try:
+                    await self.server._send_eio_packet(eio_sid, frame)
+                except Exception:  # one socket's failure must not keep the event from the others
+                    logger.exception("realtime: could not send %s to %s", event, sid)
+
+
 class LiveServer(socketio.AsyncServer):
     async def _handle_eio_connect(self, eio_sid, environ):
         """python-socketio keeps the environ of a connection's first request for as long as it is open.
         Its server callables (`asgi.receive`/`asgi.send`) and body reader hold that finished polling
         request — daphne's request object, queue and the rest, ~17 KB — alive with it: keep the plain
-        values (headers, query string) only."""
+        values (headers, query string) only.
+
+        engine.io has just made the connection's socket and has no say in its class: it becomes an
+        `_EioSocket` here, before its writer first waits."""
+        socket = self.eio.sockets.get(eio_sid)
+        if type(socket) is EioSocket:
+            socket.__class__ = _EioSocket
         await super()._handle_eio_connect(eio_sid, {k: v for k, v in environ.items() if isinstance(v, str)})
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
@@ -124,6 +195,7 @@ def _without_websocket_body(translate_request):
 
 def create_server() -> LiveServer:
     server = LiveServer(
+        client_manager=LiveManager(),
         async_mode="asgi",
         # One socket's events are handled in order (a chat must not reorder a sender's messages);
         # different sockets still run concurrently.

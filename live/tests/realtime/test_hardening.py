@@ -425,3 +425,66 @@ def test_database_calls_from_socket_tasks_build_no_database_wrapper_per_task(mon
     thread.start()
     thread.join()
     assert len(built) <= 1
+
+
+def test_a_socket_waits_for_frames_to_send_without_a_task_of_its_own(realtime_server, student):
+    """engine.io's writer waited with `asyncio.wait_for`, which on Python 3.11 adds a task per wait:
+    one more task on the event loop for every frame sent."""
+
+    async def connected_socket_class():
+        client = SioClient(realtime_server + f"?token={AccessToken.for_user(student)}")
+        await client.connect(None)
+        eio_sid = live_socketio.sio.manager.eio_sid_from_sid(client.sio.get_sid("/live"), "/live")
+        socket_class = type(live_socketio.sio.eio.sockets[eio_sid])
+        await client.close()
+        return socket_class
+
+    assert run(connected_socket_class) is live_socketio._EioSocket
+
+    async def poll():
+        server = SimpleNamespace(create_queue=asyncio.Queue, ping_interval=0.05, ping_timeout=0.05)
+        socket = live_socketio._EioSocket(server, "sid")
+        waiting = asyncio.create_task(socket.poll())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        tasks = len(asyncio.all_tasks())  # this one and the poll: no task of the wait's own
+        socket.queue.put_nowait("first")
+        socket.queue.put_nowait("second")
+        socket.queue.put_nowait(None)  # the socket closes: kept for the writer's next poll
+        first = await waiting
+        closing = await socket.poll()
+        try:
+            await socket.poll()  # nothing to send: the socket is gone once ping interval + timeout pass
+        except live_socketio.eio_exceptions.QueueEmpty:
+            timed_out = True
+        else:
+            timed_out = False
+        return tasks, first, closing, timed_out
+
+    assert asyncio.run(poll()) == (2, ["first", "second"], [], True)
+
+
+def test_an_event_to_a_room_is_queued_for_each_socket_without_a_task_per_socket():
+    """python-socketio's emit made a task per socket of the room and waited for them all."""
+    server = live_socketio.create_server()
+    sent = []
+
+    async def send(eio_sid, frame):
+        sent.append((eio_sid, frame.encode(), asyncio.current_task()))
+        if eio_sid == "eio-1":
+            raise ConnectionError("this socket is broken")
+
+    server._send_eio_packet = send
+
+    async def emit():
+        for eio_sid in ("eio-1", "eio-2", "eio-3"):
+            sid = await server.manager.connect(eio_sid, "/live")
+            if eio_sid != "eio-3":
+                await server.manager.enter_room(sid, "/live", "room")
+        await server.emit("message", {"content": "hi"}, room="room", namespace="/live")
+        return asyncio.current_task()
+
+    emitting = asyncio.run(emit())
+    frame = '42/live,["message",{"content":"hi"}]'
+    # Both sockets of the room, in the emitting task itself; the broken one kept it from nobody.
+    assert sent == [("eio-1", frame, emitting), ("eio-2", frame, emitting)]
