@@ -11,7 +11,8 @@ In one run, with the same load generator (bench/chat_load.js) for both sides:
   connections (connect, websocket upgrade, join) is timed in the same runs;
 - capacity: one daphne at 1,500 stored msg/s (150 classrooms × 5 msg/s), then one and two daphne
   processes with the offered rate raised step by step (--steps, 10 s each) until a step loses a
-  message or its p99 passes 100 ms: the last step before is what each sustains;
+  message or its p99 passes 100 ms, then the gap to the last step passed halved (--refine): the
+  highest step passed is what each sustains;
 - 5,000 idle socket.io connections, each joined to a session, on one process (ours, uvicorn, Node): the time
   to set them up and the server's resident memory once they are;
 - the REST bench (bench/rest_bench.py --json), when that file exists, as a subprocess.
@@ -46,7 +47,12 @@ from chat_bench import SERVER_ENV, run_load, seed, setup_django  # noqa: E402  (
 from tutoring.tests.servers import command, free_port, running  # noqa: E402
 
 STEP_P99_MS = 100  # a capacity step passes with nothing lost and p99 under this
+REFINE_GRAIN = 50  # msg/s: the refining steps' offered rates are multiples of this (and of a classroom's 10)
 PERCENTILES = ["50", "75", "90", "95", "99", "99.9", "100"]
+
+
+def passes(step: dict) -> bool:
+    return not step["lost"] and step["p99"] is not None and step["p99"] <= STEP_P99_MS
 
 
 def server_cmd(kind: str, port: int) -> list[str]:
@@ -350,7 +356,8 @@ def report(results: dict, out: Path) -> str:
         "`delivered msg/s`: messages "
         "received by the other participant per second from the first send to the last receipt. "
         "`N daphne step R`: the capacity steps (offered R msg/s, 10 s each, until one loses a message or "
-        "its p99 passes 100 ms). `server CPU ms/msg`: the server processes' CPU time during "
+        "its p99 passes 100 ms; then the gap between the last passed and the first failed is halved "
+        "twice). `server CPU ms/msg`: the server processes' CPU time during "
         "the run (connections included) per message sent, which moves less with the machine's other load "
         "than latency. Ours: `DJANGO_DEBUG=0`, every message counted against the "
         "chat limit (raised for the run), stored, then published; `lost` = sent − received after up to "
@@ -360,6 +367,46 @@ def report(results: dict, out: Path) -> str:
     text = "\n".join(lines)
     (out / "REPORT.md").write_text(text)
     return text
+
+
+def capacity_steps(processes: int, args: argparse.Namespace, per_user: float) -> dict:
+    """The highest offered rate `processes` daphne sustain (nothing lost, p99 ≤ STEP_P99_MS), and its steps.
+
+    The offered rate goes up --steps until a step fails; then the gap between the last step passed and
+    the first failed is halved --refine times, since with steps of 1,000 and 1,500 alone two processes
+    read as 1.5× or 2.0× of one and nothing between.
+    """
+    steps: list[dict] = []
+
+    def run(offered: int) -> bool | None:
+        """Whether the step passed; None when it could not run."""
+        step = attempt(
+            chat,
+            f"{processes} daphne step {offered}",
+            "daphne",
+            classrooms=max(1, round(offered / (2 * per_user))),
+            rate=per_user,
+            seconds=args.step_seconds,
+            processes=processes,
+        )
+        if step is None:
+            return None
+        steps.append(step)
+        return passes(step)
+
+    low, high = 0, None
+    for offered in args.steps:
+        ok = run(offered)
+        if not ok:
+            high = offered if ok is False else None
+            break
+        low = offered
+    for _ in range(args.refine if low and high else 0):
+        middle = round((low + high) / 2 / REFINE_GRAIN) * REFINE_GRAIN
+        if not low < middle < high or (ok := run(middle)) is None:
+            break
+        low, high = (middle, high) if ok else (low, middle)
+    return {"capacity": low, "steps": steps}
 
 
 def main() -> None:
@@ -375,6 +422,9 @@ def main() -> None:
         help="offered msg/s of the capacity steps, comma-separated",
     )
     parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--refine", type=int, default=2, help="halvings of the gap between the last step passed and the first failed"
+    )
     parser.add_argument("--idle", type=int, default=5000, help="idle connections (two per classroom)")
     parser.add_argument("--out", type=Path, default=BENCH / "report")
     parser.add_argument("--quick", action="store_true", help="tiny parameters: a smoke test, not a measurement")
@@ -428,25 +478,7 @@ def main() -> None:
         for processes in (1, 2):
             if processes > 1 and "node" in args.skip:  # no Redis: no bus between the processes
                 continue
-            steps = []
-            for offered in args.steps:
-                rooms = max(1, round(offered / (2 * per_user)))
-                step = attempt(
-                    chat,
-                    f"{processes} daphne step {offered}",
-                    "daphne",
-                    classrooms=rooms,
-                    rate=per_user,
-                    seconds=args.step_seconds,
-                    processes=processes,
-                )
-                if step is None:
-                    break
-                steps.append(step)
-                if step["lost"] or step["p99"] is None or step["p99"] > STEP_P99_MS:
-                    break
-            passed = [s["offered"] for s in steps if not s["lost"] and s["p99"] is not None and s["p99"] <= STEP_P99_MS]
-            results["capacity"][str(processes)] = {"capacity": max(passed, default=0), "steps": steps}
+            results["capacity"][str(processes)] = capacity_steps(processes, args, per_user)
     if "idle" not in args.skip:
         print("idle connections", flush=True)
         classrooms, batch = max(1, args.idle // 2), 50
