@@ -125,6 +125,8 @@ async function main() {
 
   const intervalMs = 1000 / rate;
   const end = performance.now() + seconds * 1000;
+  // For a profiler waiting for the load itself, not the connection storm (bench/chat_profile.py).
+  if (config.announceLoad) process.stderr.write("LOAD\n");
   await Promise.all(
     users.map(async (u, i) => {
       // Spread the users' first sends over one interval so they do not all fire together.
