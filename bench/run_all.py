@@ -86,18 +86,33 @@ def server_cmd(kind: str, port: int) -> list[str]:
 @contextlib.contextmanager
 def servers(kind: str, count: int = 1) -> Iterator[list]:
     """`count` processes of `kind` (daphne, uvicorn, node), each on its own port; yields them running."""
-    with contextlib.ExitStack() as stack:
-        started = []
-        for _ in range(count):
-            port = free_port()
-            env = {**SERVER_ENV, "PORT": str(port)}
-            cwd = BENCH if kind == "node" else ROOT
-            started.append(
-                stack.enter_context(
-                    running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
+    try:
+        with contextlib.ExitStack() as stack:
+            started = []
+            for _ in range(count):
+                port = free_port()
+                env = {**SERVER_ENV, "PORT": str(port)}
+                cwd = BENCH if kind == "node" else ROOT
+                started.append(
+                    stack.enter_context(
+                        running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
+                    )
                 )
-            )
-        yield started
+            yield started
+    finally:
+        if kind != "node":
+            drop_leftover_connections()
+
+
+def drop_leftover_connections() -> None:
+    """Settle the connections a stopped server left recorded: uvicorn runs no shutdown hook, and daphne's
+    may run out of time with 5,000 of them. Left there, the next run's server would sweep them at its
+    first heartbeat (as a survivor sweeps a dead process's) in the middle of that run's measurement."""
+    from live import services
+    from live.models import Connection
+
+    for process_id in set(Connection.objects.values_list("process_id", flat=True)):
+        services.connections_end_process(process_id=process_id)
 
 
 def rss_mb(pid: int) -> float:
