@@ -43,7 +43,7 @@ LAYERS = [
     ("daphne, Twisted, autobahn (HTTP, WebSocket frames, socket I/O)", ("daphne/", "twisted/", "autobahn/", "txaio/")),
     ("engine.io", ("engineio/",)),
     ("socket.io", ("socketio/",)),
-    ("channel layer, redis-py, msgpack (the bus)", ("channels_redis/", "redis/", "msgpack/", "channels/")),
+    ("Redis: the bus, the chat limit", ("channels_redis/", "redis/", "msgpack/", "channels/")),
     ("asyncio, selectors (the event loop, tasks, futures)", ("asyncio/", "selectors.py", "concurrent/")),
     ("ours (live/, tutoring/)", ("live/", "tutoring/")),
     ("Django", ("django/",)),
