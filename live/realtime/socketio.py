@@ -108,8 +108,8 @@ class LiveServer(socketio.AsyncServer):
         request — daphne's request object, queue and the rest, ~17 KB — alive with it: keep the plain
         values (headers, query string) only.
 
-        engine.io has just made the connection's socket and has no say in its class: it becomes an
-        `_EioSocket` here, before its writer first waits."""
+        engine.io offers no way to choose its sockets' class: the connection's socket, made just before
+        this call, becomes an `_EioSocket` here, before its writer first waits."""
         socket = self.eio.sockets.get(eio_sid)
         if type(socket) is EioSocket:
             socket.__class__ = _EioSocket
