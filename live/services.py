@@ -983,14 +983,15 @@ def _connections_drop(queryset) -> int:
     users = dict(queryset.values_list("pk", "user_id"))
     if not users:
         return 0
+    ids = list(users)
     triples = [
         (connection_id, session_id, users[connection_id])
-        for connection_id, session_id in Presence.objects.filter(connection_id__in=list(users)).values_list(
+        for connection_id, session_id in Presence.objects.filter(connection_id__in=ids).values_list(
             "connection_id", "session_id"
         )
     ]
     pairs = {(session_id, user_id) for _, session_id, user_id in triples}
-    _, deleted = queryset.filter(pk__in=list(users)).delete()
+    _, deleted = queryset.filter(pk__in=ids).delete()
     _presences_end(triples)
     _presence_settle(pairs)
     return deleted.get(Connection._meta.label, 0)
