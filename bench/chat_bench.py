@@ -45,6 +45,12 @@ SERVER_ENV = {
 }
 
 
+def cpu_seconds(stat: Path) -> float:
+    """User + system CPU time so far of the process or thread whose /proc `stat` file this is."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def setup_django() -> None:
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"

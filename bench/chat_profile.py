@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from chat_bench import SERVER_ENV, seed, setup_django  # noqa: E402  (bench/ on the path)
+from chat_bench import SERVER_ENV, cpu_seconds, seed, setup_django  # noqa: E402  (bench/ on the path)
 
 from tutoring.tests.servers import server_process  # noqa: E402
 
@@ -70,14 +69,12 @@ def layer(frame: str) -> str:
 
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds so far of each thread of the process, by its native id."""
-    ticks = os.sysconf("SC_CLK_TCK")
     cpu: dict[int, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            cpu[int(task.name)] = cpu_seconds(task / "stat")
         except FileNotFoundError:  # the thread ended meanwhile
             continue
-        cpu[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
     return cpu
 
 
@@ -116,6 +113,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.sample_seconds + 4 > args.seconds:
         sys.exit("--seconds must leave 2 s before and after the sampling")
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        sys.exit("py-spy is not installed: pip install -r requirements-bench.txt")
     setup_django()
     rooms = seed(args.classrooms)
     offered = round(args.classrooms * 2 * args.rate)
@@ -149,9 +149,6 @@ def main() -> None:
         time.sleep(2)
         raw = Path(tmp) / "samples.txt"
         before, start = thread_cpu(pid), datetime.now(UTC)
-        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-        if spy is None:
-            sys.exit("py-spy is not installed: pip install -r requirements-bench.txt")
         record = ["record", "--threads", "-f", "raw", "-o", str(raw), "-r", str(args.hz)]
         subprocess.run(
             [spy, *record, "-p", str(pid), "-d", str(round(args.sample_seconds))],

@@ -42,7 +42,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from chat_bench import SERVER_ENV, run_load, seed, setup_django  # noqa: E402  (bench/ on the path)
+from chat_bench import SERVER_ENV, cpu_seconds, run_load, seed, setup_django  # noqa: E402  (bench/ on the path)
 
 from tutoring.tests.servers import command, free_port, running  # noqa: E402
 
@@ -122,12 +122,6 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def stored(rooms: list[dict]) -> int:
     from live.models import Message
 
@@ -151,9 +145,9 @@ def chat(name: str, kind: str, *, classrooms: int, rate: float, seconds: float, 
     rooms = seed(classrooms)
     print(f"  {name}: {classrooms} classrooms × 2 users × {rate:g} msg/s, {processes} {kind}", flush=True)
     with servers(kind, processes) as procs:
-        cpu = sum(cpu_seconds(p.proc.pid) for p in procs)
+        cpu = sum(cpu_seconds(Path(f"/proc/{p.proc.pid}/stat")) for p in procs)
         result = run_load([p.base for p in procs], rooms, rate, seconds)
-        cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - cpu
+        cpu = sum(cpu_seconds(Path(f"/proc/{p.proc.pid}/stat")) for p in procs) - cpu
         result["rss_mb"] = [rss_mb(p.proc.pid) for p in procs]
     # CPU per message moves less with the machine's other load than latency does.
     result["cpu_ms_per_msg"] = round(1000 * cpu / result["sent"], 3) if result["sent"] else None
