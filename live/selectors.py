@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -33,6 +32,7 @@ from live.models import (
     SessionEvent,
 )
 from tutoring.access import PARTIES_ONLY, check_booking_access
+from tutoring.db import prepared_cursor
 from tutoring.errors import Forbidden, NotFound
 from tutoring.models import Booking, User
 
@@ -163,7 +163,7 @@ def participant_list_for_user(*, session_id: Any, user: User) -> list[Participan
         raise NotFound(NOT_FOUND)
     sql, marked = _participants_sql()
     ids = {_SESSION_MARK: pk, _VIEWER_MARK: user.pk, _SESSION_MARK.hex: pk.hex, _VIEWER_MARK.hex: user.pk.hex}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [ids.get(p, p) if isinstance(p, (str, uuid.UUID)) else p for p in marked])
         rows = cursor.fetchall()
     if not rows:

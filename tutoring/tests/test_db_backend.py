@@ -69,3 +69,46 @@ def test_a_connection_inside_a_transaction_is_not_idle(wrapper):
 def test_a_closed_connection_is_not_alive(wrapper):
     wrapper.connection.close()
     assert not socket_alive(wrapper.connection)
+
+
+# --- prepared statements (tutoring.db.prepared_cursor) ---------------------------------------------------------
+
+
+def prepared_statements(wrapper) -> list[tuple[str, int]]:
+    """The statements prepared on `wrapper`'s connection, with how many times each has run."""
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return cursor.fetchall()
+
+
+def test_the_participants_read_is_prepared_once_and_then_reused(client_for):
+    from live.tests.factories import SessionFactory
+
+    session = SessionFactory()
+    url = f"/api/live/sessions/{session.pk}/participants"
+    for user in (session.booking.student, session.booking.tutor, session.booking.student):
+        assert client_for(user).get(url).status_code == 200
+    statements = prepared_statements(connections["default"])
+    assert [runs for statement, runs in statements if "live_participant" in statement] == [3]
+
+
+def test_without_prepared_statements_the_same_cursor_runs_unprepared(wrapper):
+    wrapper.close()
+    wrapper.settings_dict["OPTIONS"] = {**wrapper.settings_dict["OPTIONS"], "prepare_threshold": None}
+    with wrapper.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 1", [41])
+        assert cursor.fetchone() == (42,)
+    assert prepared_statements(wrapper) == []
+    wrapper.settings_dict["OPTIONS"]["prepare_threshold"] = 5  # the setting's default
+    wrapper.close()
+    with wrapper.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 1", [41])
+        assert cursor.fetchone() == (42,)
+    assert prepared_statements(wrapper) == [("SELECT $1::int + 1", 1)]
+
+
+def test_django_own_queries_are_never_prepared(wrapper):
+    for _ in range(10):  # past any threshold
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT %s::int", [1])
+    assert prepared_statements(wrapper) == []
