@@ -21,8 +21,10 @@ router.register("tutors", views.TutorViewSet, basename="tutor")
 router.register("bookings", views.BookingViewSet, basename="booking")
 
 api = [
-    *router.urls,
+    # The classroom's reads first: they are the API's most frequent requests, and resolving tries each
+    # pattern in turn (the 17 of the router cost a participants read ~15 µs). No other prefix overlaps.
     path("live/", include("live.urls")),
+    *router.urls,
     path("payments/", include("payments.urls")),
     path("", include("withdrawals.urls")),
     # Provider webhooks are plain views: authenticated by their signatures, never rate limited.

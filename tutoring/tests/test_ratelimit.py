@@ -265,6 +265,44 @@ def test_a_pure_read_is_one_evalsha_sent_before_its_query(client_for, monkeypatc
     assert events == ["sent", "query", "answer read"]
 
 
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_pure_reads_count_on_the_thread_s_kept_connection_not_the_pool(client_for, monkeypatch):
+    from live.tests.factories import SessionFactory
+
+    session = SessionFactory()
+    client = client_for(session.booking.student)
+    path = participants_path(session)
+    assert client.get(path).status_code == 200
+    kept = ratelimit._kept.conn
+    checkouts = []
+    pool = ratelimit._cache().client.get_client(write=True).connection_pool
+    get = pool.get_connection
+    monkeypatch.setattr(pool, "get_connection", lambda *a, **kw: (checkouts.append(1), get(*a, **kw))[1])
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+    assert ratelimit._kept.conn is kept and not ratelimit._kept.busy
+    assert checkouts == []
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_kept_connection_redis_dropped_costs_no_request_and_no_extra_count(client_for, settings):
+    from live.tests.factories import SessionFactory
+
+    settings.RATE_LIMIT_API = "3/m"
+    session = SessionFactory()
+    client = client_for(session.booking.student)
+    path = participants_path(session)
+    assert client.get(path).status_code == 200
+    kept = ratelimit._kept.conn
+    kept.send_command("CLIENT", "ID")
+    get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", kept.read_response())
+    assert client.get(path).status_code == 200  # answered on a fresh connection
+    assert client.get(path).status_code == 200  # the kept one connected again
+    assert_429(client.get(path), path)  # three counted: the dropped attempt was not
+
+
 @pytest.mark.django_db
 def test_redis_unreachable_is_503_for_a_pure_read_too(client_for, settings):
     from live.tests.factories import SessionFactory
