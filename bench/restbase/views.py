@@ -15,12 +15,24 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 
 SQL = """
 SELECT p.user_id, u.name, p.role, p.is_audio_enabled, p.is_video_enabled, p.is_screen_sharing,
-       p.hand_raised, p.is_connected
+       p.hand_raised, p.is_connected, p.audio_muted, p.video_muted, p.removed
 FROM live_participant p JOIN tutoring_user u ON u.id = p.user_id
 WHERE p.session_id = %s
 ORDER BY p.role = 'tutor' DESC
 """
-FIELDS = ("id", "name", "role", "isAudioEnabled", "isVideoEnabled", "isScreenSharing", "handRaised", "isConnected")
+FIELDS = (
+    "id",
+    "name",
+    "role",
+    "isAudioEnabled",
+    "isVideoEnabled",
+    "isScreenSharing",
+    "handRaised",
+    "isConnected",
+    "audioMuted",
+    "videoMuted",
+    "removed",
+)
 
 
 class _Bare(APIView):
