@@ -47,13 +47,18 @@ class _EioSocket(EioSocket):
     Each socket's writer waits in `poll` with `asyncio.wait_for(queue.get(), timeout)`, which on Python
     3.11 wraps the wait in a task of its own: every frame sent cost one more task to create, schedule
     and finish on the event loop. `asyncio.timeout` waits the same way without it (as `wait_for` itself
-    does from 3.12). The rest is engine.io's `poll` unchanged.
+    does from 3.12). Over a WebSocket it waits with no timer at all: engine.io's reader of that socket
+    gives up after the same time without a frame from the client, and then always wakes the writer with
+    an end-of-queue; only a long-polling GET has no other way out. The rest is engine.io's `poll`.
     """
 
     async def poll(self):
         try:
-            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+            if self.upgraded:
                 packets = [await self.queue.get()]
+            else:
+                async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                    packets = [await self.queue.get()]
             self.queue.task_done()
         except (TimeoutError, asyncio.CancelledError):
             raise eio_exceptions.QueueEmpty() from None

@@ -464,6 +464,49 @@ def test_a_socket_waits_for_frames_to_send_without_a_task_of_its_own(realtime_se
     assert asyncio.run(poll()) == (2, ["first", "second"], [], True)
 
 
+def test_over_a_websocket_a_poll_arms_no_timer_and_the_writer_ends_with_its_reader(
+    realtime_server, student, in_server_loop
+):
+    """Over a WebSocket the writer's wait had a timer of its own per frame sent (armed, then cancelled);
+    engine.io's reader of the socket already gives up on a silent client and then ends the writer."""
+
+    async def poll():
+        server = SimpleNamespace(create_queue=asyncio.Queue, ping_interval=0.05, ping_timeout=0.05)
+        socket = live_socketio._EioSocket(server, "sid")
+        socket.upgraded = True
+        loop = asyncio.get_running_loop()
+        timers, call_at = [], loop.call_at
+        loop.call_at = lambda *args, **kwargs: (timers.append(args), call_at(*args, **kwargs))[1]
+        try:
+            waiting = asyncio.create_task(socket.poll())
+            for _ in range(3):
+                await asyncio.sleep(0)  # the poll is waiting now
+        finally:
+            del loop.call_at
+        await asyncio.sleep(0.2)  # past ping interval + timeout: still waiting
+        still_waiting = not waiting.done()
+        socket.queue.put_nowait("frame")
+        return still_waiting, await waiting, len(timers)
+
+    assert asyncio.run(poll()) == (True, ["frame"], 0)
+
+    async def writers() -> int:  # on the server's loop: its sockets' writer tasks
+        return sum("_websocket_handler.<locals>.writer" in repr(t.get_coro()) for t in asyncio.all_tasks())
+
+    async def none_left() -> bool:
+        return await sync_to_async(in_server_loop)(writers) == 0
+
+    async def connect_and_leave():
+        client = SioClient(realtime_server)
+        await client.connect(str(AccessToken.for_user(student)), transports=["websocket"])
+        during = await sync_to_async(in_server_loop)(writers)
+        await client.close()
+        await eventually(none_left)
+        return during
+
+    assert run(connect_and_leave) == 1
+
+
 def test_an_event_to_a_room_is_queued_for_each_socket_without_a_task_per_socket():
     """python-socketio's emit made a task per socket of the room and waited for them all."""
     server = live_socketio.create_server()
