@@ -4,6 +4,7 @@
 Channels consumer, every other HTTP request to Django.
 """
 
+import functools
 import os
 
 from django.core.asgi import get_asgi_application
@@ -31,6 +32,40 @@ def _leave_request_bodies_to_django() -> None:
 
 
 _leave_request_bodies_to_django()
+
+
+class _WhenFormatted:
+    """`fn(*args, **kwargs)`, computed only if a log line that holds it is written."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        self.call = functools.partial(fn, *args, **kwargs)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.call(), spec)
+
+    def __str__(self) -> str:
+        return str(self.call())
+
+
+def _format_autobahn_debug_values_when_logged() -> None:
+    """autobahn (daphne's WebSocket layer) colours the values of a debug line with click before it knows
+    whether the line is written: four `click.style` calls for every frame sent and every read from a
+    socket, ~3% of the realtime event loop under chat load (bench/chat_profile.py), for lines that are
+    never written. Its two modules get `hltype`/`hlval` that do the same only when a line is formatted."""
+    from autobahn import util
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    for module in (protocol, twisted_websocket):
+        if module.hltype is util.hltype:
+            module.hltype = functools.partial(_WhenFormatted, util.hltype)
+        if module.hlval is util.hlval:
+            module.hlval = functools.partial(_WhenFormatted, util.hlval)
+
+
+_format_autobahn_debug_values_when_logged()
 
 # Django must be set up before the realtime modules import models.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -531,3 +531,24 @@ def test_an_event_to_a_room_is_queued_for_each_socket_without_a_task_per_socket(
     frame = '42/live,["message",{"content":"hi"}]'
     # Both sockets of the room, in the emitting task itself; the broken one kept it from nobody.
     assert sent == [("eio-1", frame, emitting), ("eio-2", frame, emitting)]
+
+
+def test_autobahn_colours_its_debug_values_only_for_lines_it_writes(monkeypatch):
+    """daphne's WebSocket layer styled the values of a debug line (click) for every frame, written or
+    not; `tutoring.asgi` leaves that until a line is formatted, which then reads as before."""
+    import click
+    from autobahn import util
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    import tutoring.asgi  # noqa: F401  (what daphne loads)
+
+    styled = []
+    style = click.style
+    monkeypatch.setattr(click, "style", lambda *args, **kwargs: (styled.append(args), style(*args, **kwargs))[1])
+    method = protocol.WebSocketProtocol.sendData
+    values = [protocol.hltype(method), protocol.hlval(42)]
+    values += [twisted_websocket.hltype(method), twisted_websocket.hlval("p")]
+    assert styled == []  # nothing styled for a line that is not written
+    assert [f"{v}" for v in values] == [util.hltype(method), util.hlval(42), util.hltype(method), util.hlval("p")]
+    assert styled
