@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from live.serializers import ParticipantOut
+
 SQL = """
 SELECT p.user_id, u.name, p.role, p.is_audio_enabled, p.is_video_enabled, p.is_screen_sharing,
        p.hand_raised, p.is_connected, p.audio_muted, p.video_muted, p.removed
@@ -20,19 +22,8 @@ FROM live_participant p JOIN tutoring_user u ON u.id = p.user_id
 WHERE p.session_id = %s
 ORDER BY p.role = 'tutor' DESC
 """
-FIELDS = (
-    "id",
-    "name",
-    "role",
-    "isAudioEnabled",
-    "isVideoEnabled",
-    "isScreenSharing",
-    "handRaised",
-    "isConnected",
-    "audioMuted",
-    "videoMuted",
-    "removed",
-)
+# The endpoint's field names, in its order (that of SQL's columns): the baseline cannot fall behind it.
+FIELDS = tuple(ParticipantOut().fields)
 
 
 class _Bare(APIView):
