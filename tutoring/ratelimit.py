@@ -292,7 +292,7 @@ class PendingCheck:
         self._error: Exception | None = None
         self._conn = None
         self._pool = None
-        self._kept = False
+        self._on_kept = False
         backend = _cache()
         if not isinstance(backend, RedisCache) or not self.buckets:
             rate_check(self.buckets)
@@ -301,8 +301,8 @@ class PendingCheck:
             keys = [backend.make_key(key) for key in _keys(self.buckets)]
             client, command = _script_command(self.buckets, keys, all_or_nothing=True)
             self._pool = client.connection_pool
-            self._kept = (conn := _take_kept(self._pool)) is not None
-            self._conn = conn if self._kept else self._pool.get_connection()
+            self._on_kept = (conn := _take_kept(self._pool)) is not None
+            self._conn = conn if self._on_kept else self._pool.get_connection()
             self._conn.send_packed_command([command])
         except Exception:
             self._release(broken=True)
@@ -320,7 +320,7 @@ class PendingCheck:
             return
         if broken:
             conn.disconnect()  # a kept one connects again at its next use
-        if self._kept:
+        if self._on_kept:
             _kept.busy = False
         else:
             self._pool.release(conn)
