@@ -48,7 +48,7 @@ from tutoring.access import PARTIES_ONLY, check_booking_access, has_role
 from tutoring.api.errors import REASONS
 from tutoring.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from tutoring.models import Booking, BookingStatus, Role, User
-from tutoring.ratelimit import Bucket, rate, rate_check, rate_limited, rate_take
+from tutoring.ratelimit import Bucket, Taken, rate, rate_check, rate_limited, rate_take
 from tutoring.services import booking_complete, booking_mark_missed
 
 logger = logging.getLogger(__name__)
@@ -677,18 +677,23 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _chat_quota(drafts: Sequence[MessageDraft]) -> dict[int, RateLimited]:
-    """Count every draft against its sender's chat limit, in one round trip for the whole batch; the
-    drafts of each sender past what fits (the latest ones) are refused."""
+def chat_buckets(drafts: Sequence[MessageDraft]) -> tuple[list[Bucket], list[list[int]]]:
+    """The chat limit's bucket of each sender in `drafts`, costing one hit per draft, and the indices
+    of each sender's drafts in the same order."""
     chat_rate = rate(settings.RATE_LIMIT_CHAT)
     by_sender: dict[Any, list[int]] = {}
     for i, draft in enumerate(drafts):
         by_sender.setdefault(draft.sender.pk, []).append(i)
     buckets = [Bucket(key=f"chat:user:{pk}", rate=chat_rate, cost=len(indices)) for pk, indices in by_sender.items()]
+    return buckets, list(by_sender.values())
+
+
+def chat_refusals(buckets: list[Bucket], taken: list[Taken], indices: list[list[int]]) -> dict[int, RateLimited]:
+    """The drafts of each sender past what the count let through (the latest ones), with their 429."""
     refused: dict[int, RateLimited] = {}
-    for bucket, taken, indices in zip(buckets, rate_take(buckets), by_sender.values(), strict=True):
-        for i in indices[taken.allowed :]:
-            refused[i] = rate_limited(bucket, taken)
+    for bucket, took, drafts_of_sender in zip(buckets, taken, indices, strict=True):
+        for i in drafts_of_sender[took.allowed :]:
+            refused[i] = rate_limited(bucket, took)
     return refused
 
 
@@ -715,7 +720,8 @@ def _insert(messages: dict[int, Message], results: list) -> None:
 
 
 @functools.cache
-def _insert_allowed_sql() -> str:
+def insert_allowed_sql() -> str:
+    """The chat batch's checked INSERT (`_insert_allowed`), in psycopg's placeholders."""
     fields = {f.name: f.column for f in Message._meta.concrete_fields}
     quote = connection.ops.quote_name
     booking = Booking._meta
@@ -737,13 +743,8 @@ def _insert_allowed_sql() -> str:
     )
 
 
-def _insert_allowed(messages: dict[int, Message]) -> list[int]:
-    """On PostgreSQL: insert, in one statement, those of `messages` whose session is open and whose
-    sender is one of its parties and active; the keys of those stored. The chat writer's whole batch
-    in one round trip, with no ORM query to build: the checks a separate sessions query made are the
-    statement's joins. Nothing is stored if it fails (one statement); the caller then checks each."""
-    sql = _insert_allowed_sql()
-    keys = {message.id: i for i, message in messages.items()}
+def insert_allowed_params(messages: dict[int, Message]) -> tuple[list[Any], dict[uuid.UUID, int]]:
+    """`insert_allowed_sql()`'s parameters for `messages`, and the key of each message by its id."""
     values = list(messages.values())
     params = [
         [m.id for m in values],
@@ -753,12 +754,21 @@ def _insert_allowed(messages: dict[int, Message]) -> list[int]:
         [m.created_at for m in values],
         SessionStatus.COMPLETED.value,
     ]
+    return params, {message.id: i for i, message in messages.items()}
+
+
+def _insert_allowed(messages: dict[int, Message]) -> list[int]:
+    """On PostgreSQL: insert, in one statement, those of `messages` whose session is open and whose
+    sender is one of its parties and active; the keys of those stored. The chat writer's whole batch
+    in one round trip, with no ORM query to build: the checks a separate sessions query made are the
+    statement's joins. Nothing is stored if it fails (one statement); the caller then checks each."""
+    params, keys = insert_allowed_params(messages)
     try:
         # Inside a transaction (tests, callers' atomic blocks) a savepoint keeps a failure contained;
         # on its own the statement is atomic without BEGIN/COMMIT, two round trips fewer.
         savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         with savepoint, connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(insert_allowed_sql(), params)
             return [keys[row[0]] for row in cursor.fetchall()]
     except (DatabaseError, ValueError):
         logger.warning("chat batch of %d failed as one checked insert; checking each", len(messages), exc_info=True)
@@ -784,10 +794,28 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
     That is what lets the realtime writer store a burst of messages in one go. No draft can fail
     another: one the database refuses anyway is retried alone. Nothing is published here: the caller
     publishes what was stored.
+
+    The realtime writer makes the same steps on its event loop (`live.realtime.writer`): the count and
+    the checked insert there, `messages_check` and `messages_store_rest` here.
     """
-    results: list[Message | ApplicationError | None] = [None] * len(drafts)
+    buckets, indices = chat_buckets(drafts)
+    results, candidates = messages_check(drafts, chat_refusals(buckets, rate_take(buckets), indices))
+    if candidates and connection.vendor == "postgresql":
+        for i in _insert_allowed(candidates):
+            results[i] = candidates.pop(i)
+    return messages_store_rest(drafts, results, candidates)
+
+
+Outcomes = list[Message | ApplicationError | None]
+
+
+def messages_check(
+    drafts: Sequence[MessageDraft], refused: Mapping[int, RateLimited]
+) -> tuple[Outcomes, dict[int, Message]]:
+    """The outcome so far of each draft (its 429 or its content's 400; None if it passed) and, by index,
+    the message to insert for each one that passed and names a session id that can exist. No query."""
+    results: Outcomes = [None] * len(drafts)
     texts: dict[int, str] = {}
-    refused = _chat_quota(drafts)
     for i, draft in enumerate(drafts):
         if i in refused:
             results[i] = refused[i]
@@ -811,11 +839,15 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
         for i, text in texts.items()
         if (session_pk := selectors.session_uuid(drafts[i].session_id)) is not None
     }
-    if candidates and connection.vendor == "postgresql":
-        for i in _insert_allowed(candidates):
-            results[i] = candidates.pop(i)
-    # What is left (SQLite; or what the statement's checks kept out, to be told why): one query for its
-    # sessions, then one INSERT for whatever passes after all (a session that changed in between).
+    return results, candidates
+
+
+def messages_store_rest(
+    drafts: Sequence[MessageDraft], results: Outcomes, candidates: dict[int, Message]
+) -> list[Message | ApplicationError]:
+    """Settle every draft still without an outcome, `candidates` being those of them not stored yet (on
+    SQLite all; on PostgreSQL what the checked insert kept out, to be told why): one query for their
+    sessions, then one INSERT for whatever passes after all (a session that changed in between)."""
     session_ids = {message.session_id for message in candidates.values()}
     sessions = (
         {
@@ -833,9 +865,9 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
         else {}
     )
     stored: dict[int, Message] = {}
-    for i in texts:
-        if results[i] is not None:
-            continue  # stored by the statement above
+    for i, outcome in enumerate(results):
+        if outcome is not None:
+            continue  # refused before, or stored by the checked insert
         draft, message = drafts[i], candidates.get(i)
         row = sessions.get(message.session_id) if message is not None else None
         if row is None:
@@ -853,7 +885,7 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
             results[i] = stored[i] = message
     if stored:
         _insert(stored, results)
-    return results
+    return results  # type: ignore[return-value]  (every outcome is set by now)
 
 
 # --- realtime connections and presence ----------------------------------------------------------------

@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.translation import gettext
 from django_redis.cache import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from tutoring.errors import RateLimited, as_outage
@@ -232,6 +234,83 @@ def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> lis
         if (outage := as_outage(exc)) is not None:
             raise outage from exc
         raise
+
+
+class AsyncCounter:
+    """`rate_take` on an event loop, over a Redis connection of its own: for one caller at a time (the
+    realtime chat writer's batches, which are stored one after another), with no thread to hop to.
+
+    Only where the limits are counted in Redis (`available`); elsewhere (the embedded default) the
+    caller counts with `rate_take`. Redis down or frozen raises `ServiceUnavailable`, as `rate_take`
+    does; the connection is then dropped and the next call makes a new one.
+    """
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+
+    @staticmethod
+    def available() -> bool:
+        """Whether the limits are counted in Redis; if not (the embedded default), use `rate_take`."""
+        return isinstance(_cache(), RedisCache)
+
+    async def take(self, buckets: Sequence[Bucket]) -> list[Taken]:
+        if not buckets:
+            return []
+        backend = _cache()
+        keys = [backend.make_key(key) for key in _keys(buckets)]
+        _, command = _script_command(buckets, keys, all_or_nothing=False)
+        kept = self._conn is not None
+        try:
+            try:
+                out = await self._send(command)
+            except RedisConnectionError:
+                if not kept:
+                    raise
+                # The kept connection had died meanwhile (Redis restarted, CLIENT KILL): the command
+                # never ran, so it goes once more on a new one, as `PendingCheck` does with its kept one.
+                out = await self._send(command)
+        except Exception as exc:
+            if (outage := as_outage(exc)) is not None:
+                raise outage from exc
+            raise
+        return _taken(out, len(buckets))
+
+    async def _send(self, command: bytes) -> Any:
+        try:
+            conn = self._conn or await self._connect()
+            await conn.send_packed_command([command])
+            try:
+                return await conn.read_response()
+            except NoScriptError:  # Redis restarted and forgot the script: load it, send the same again
+                await conn.send_command("SCRIPT", "LOAD", _SCRIPT)
+                await conn.read_response()
+                await conn.send_packed_command([command])
+                return await conn.read_response()
+        except BaseException:
+            await self.close()  # an unread reply must not reach the next caller
+            raise
+
+    async def _connect(self) -> Any:
+        from redis.asyncio import ConnectionPool
+
+        config = settings.CACHES["default"]
+        location = config["LOCATION"]  # as django-redis reads it: the first server takes writes
+        url = (location.split(",") if isinstance(location, str) else list(location))[0]
+        options = config.get("OPTIONS", {})
+        pool = ConnectionPool.from_url(
+            url,
+            socket_timeout=options.get("SOCKET_TIMEOUT"),
+            socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT"),
+        )
+        conn = pool.make_connection()
+        await conn.connect()
+        self._conn = conn
+        return conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect()
 
 
 def rate_check(buckets: Sequence[Bucket]) -> None:

@@ -11,6 +11,7 @@ from django_redis import get_redis_connection
 from redis.connection import AbstractConnection
 
 from tutoring import ratelimit
+from tutoring.errors import ServiceUnavailable
 from tutoring.ratelimit import Bucket, Rate, rate_take
 from tutoring.tests.factories import StudentFactory
 from tutoring.tests.servers import free_port, server
@@ -336,3 +337,61 @@ def test_every_task_counts_through_one_redis_client():
     seen = asyncio.run(connections())
     assert len({id(backend) for backend, _ in seen}) == 3  # what each task's `caches` hands out
     assert len({id(client) for _, client in seen}) == 1  # what the limiter counts through
+
+
+@pytest.mark.redis
+def test_the_async_counter_counts_as_rate_take_does_and_reloads_a_forgotten_script():
+    """The realtime chat writer's count on its event loop: the same script and keys, so both agree."""
+    rate = Rate.parse("3/m")
+    a, b = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
+
+    async def scenario():
+        counter = ratelimit.AsyncCounter()
+        try:
+            first = await counter.take([Bucket(a, rate, 2), Bucket(b, rate, 5)])
+            get_redis_connection("default").script_flush()  # as after a Redis restart
+            second = await counter.take([Bucket(a, rate, 2)])
+            return first, second
+        finally:
+            await counter.close()
+
+    first, second = asyncio.run(scenario())
+    assert ratelimit.AsyncCounter.available()
+    assert [t.allowed for t in first] == [2, 3] and 55 <= first[1].retry_after <= 60
+    assert [t.allowed for t in second] == [1]
+    assert [t.allowed for t in rate_take([Bucket(a, rate, 1), Bucket(b, rate, 1)])] == [0, 0]
+
+
+@pytest.mark.redis
+def test_the_async_counter_s_connection_redis_dropped_costs_no_count_twice():
+    rate = Rate.parse("3/m")
+    key = f"t:{uuid.uuid4()}"
+
+    async def scenario():
+        counter = ratelimit.AsyncCounter()
+        try:
+            allowed = [(await counter.take([Bucket(key, rate, 1)]))[0].allowed]
+            await counter._conn.send_command("CLIENT", "ID")
+            get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", await counter._conn.read_response())
+            allowed += [(await counter.take([Bucket(key, rate, 1)]))[0].allowed for _ in range(3)]
+            return allowed
+        finally:
+            await counter.close()
+
+    assert asyncio.run(scenario()) == [1, 1, 1, 0]  # the attempt on the dropped connection was not counted
+
+
+def test_the_async_counter_is_503_when_redis_is_unreachable(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+    async def scenario():
+        with pytest.raises(ServiceUnavailable):
+            await ratelimit.AsyncCounter().take([Bucket(f"t:{uuid.uuid4()}", Rate.parse("3/m"), 1)])
+
+    asyncio.run(scenario())

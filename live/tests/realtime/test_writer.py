@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import psycopg
 import pytest
 from channels.layers import get_channel_layer
+from django.db import connection
 from django.utils import timezone
 
 from live import services
@@ -25,13 +27,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def batches(monkeypatch):
     """The sizes of the batches the writer stores."""
     sizes: list[int] = []
-    store = writer._store
+    store = writer.ChatWriter._store_batch
 
-    def counting(items):
+    async def counting(self, items):
         sizes.append(len(items))
-        return store(items)
+        return await store(self, items)
 
-    monkeypatch.setattr(writer, "_store", counting)
+    monkeypatch.setattr(writer.ChatWriter, "_store_batch", counting)
     return sizes
 
 
@@ -206,3 +208,71 @@ def test_delivered_here_once_and_carried_by_the_bus_to_the_others(in_server_loop
     received, carried = in_server_loop(scenario)
     assert received == [("message", "hello"), ("marker", "marker")]
     assert carried["event"] == "message" and carried["data"]["content"] == "hello"
+
+
+def loop_store(in_server_loop):
+    """The running server's writer's `_LoopStore` (PostgreSQL only)."""
+
+    async def get():
+        return writer.writer_for_loop(events._db)._loop_store
+
+    return in_server_loop(get)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_on_postgresql_a_batch_that_passes_is_counted_and_stored_on_the_event_loop(in_server_loop, monkeypatch):
+    """No hop to a thread and back: the count and the checked INSERT (prepared, on the writer's own
+    connection) are made on the event loop; only what that statement keeps out goes to the thread."""
+    on_thread = []
+    call = writer._WriterThread._call
+    monkeypatch.setattr(writer._WriterThread, "_call", lambda self, fn, *a: on_thread.append(fn) or call(self, fn, *a))
+    session, ended = ActiveSessionFactory(), ActiveSessionFactory()
+    ended.status, ended.actual_end_time = SessionStatus.COMPLETED, timezone.now()
+    ended.save(update_fields=["status", "actual_end_time"])
+    tutor, student, sid = session.booking.tutor, session.booking.student, str(session.pk)
+
+    results = burst(in_server_loop, [(tutor, sid, "one"), (student, sid, "two")])
+    assert [r["content"] for r in results] == ["one", "two"] and on_thread == []
+    (refused,) = burst(in_server_loop, [(ended.booking.tutor, str(ended.pk), "late")])
+    assert refused.status_code == 409 and on_thread == [services.messages_store_rest]  # to be told why
+
+    conn = loop_store(in_server_loop)._conn
+
+    async def prepared():
+        cursor = await conn.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in await cursor.fetchall()]
+
+    assert [s for s in in_server_loop(prepared) if "unnest" in s]
+    assert sorted(Message.objects.values_list("content", flat=True)) == ["one", "two"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_writer_s_connection_closed_by_the_server_costs_no_message(in_server_loop):
+    """PostgreSQL restarted or dropped it (here `pg_terminate_backend`): the next batch sees it closed,
+    connects again, and every message is stored once."""
+    session = ActiveSessionFactory()
+    tutor, sid = session.booking.tutor, str(session.pk)
+    burst(in_server_loop, [(tutor, sid, "before")])
+    pid = loop_store(in_server_loop)._conn.info.backend_pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    (after,) = burst(in_server_loop, [(tutor, sid, "after")])
+    assert after["content"] == "after"
+    assert loop_store(in_server_loop)._conn.info.backend_pid != pid
+    assert sorted(Message.objects.values_list("content", flat=True)) == ["after", "before"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_without_a_connection_of_its_own_the_writer_stores_on_its_thread(in_server_loop, monkeypatch):
+    async def refused():
+        raise psycopg.OperationalError("connection refused")
+
+    in_server_loop(loop_store(in_server_loop).close)
+    monkeypatch.setattr(writer, "aconnect", refused)
+    session = ActiveSessionFactory()
+    (stored,) = burst(in_server_loop, [(session.booking.student, str(session.pk), "still here")])
+    assert stored["content"] == "still here"
+    assert list(Message.objects.values_list("content", flat=True)) == ["still here"]
