@@ -16,6 +16,7 @@ The HTTP middleware (`tutoring.api.ratelimit`), the realtime events and the chat
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -36,7 +37,7 @@ from django_redis.cache import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from tutoring.errors import RateLimited, as_outage
+from tutoring.errors import RateLimited, ServiceUnavailable, as_outage
 
 UNITS = {"s": 1, "m": 60, "h": 3600}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
@@ -236,6 +237,10 @@ def rate_take(buckets: Sequence[Bucket], *, all_or_nothing: bool = False) -> lis
         raise
 
 
+def _socket_timeout() -> float | None:
+    return settings.CACHES["default"].get("OPTIONS", {}).get("SOCKET_TIMEOUT")
+
+
 class AsyncCounter:
     """`rate_take` on an event loop, over a Redis connection of its own: for one caller at a time (the
     realtime chat writer's batches, which are stored one after another), with no thread to hop to.
@@ -261,14 +266,19 @@ class AsyncCounter:
         _, command = _script_command(buckets, keys, all_or_nothing=False)
         kept = self._conn is not None
         try:
-            try:
-                out = await self._send(command)
-            except RedisConnectionError:
-                if not kept:
-                    raise
-                # The kept connection had died meanwhile (Redis restarted, CLIENT KILL): the command
-                # never ran, so it goes once more on a new one, as `PendingCheck` does with its kept one.
-                out = await self._send(command)
+            # One timer for the whole round trip: redis-py's own socket timeout would wrap each send
+            # in `asyncio.wait_for`, a task of its own on Python 3.11.
+            async with asyncio.timeout(_socket_timeout()):
+                try:
+                    out = await self._send(command)
+                except RedisConnectionError:
+                    if not kept:
+                        raise
+                    # The kept connection had died meanwhile (Redis restarted, CLIENT KILL): the command
+                    # never ran, so it goes once more on a new one, as `PendingCheck` does with its own.
+                    out = await self._send(command)
+        except TimeoutError as exc:  # Redis frozen
+            raise ServiceUnavailable() from exc
         except Exception as exc:
             if (outage := as_outage(exc)) is not None:
                 raise outage from exc
@@ -296,12 +306,8 @@ class AsyncCounter:
         config = settings.CACHES["default"]
         location = config["LOCATION"]  # as django-redis reads it: the first server takes writes
         url = (location.split(",") if isinstance(location, str) else list(location))[0]
-        options = config.get("OPTIONS", {})
-        pool = ConnectionPool.from_url(
-            url,
-            socket_timeout=options.get("SOCKET_TIMEOUT"),
-            socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT"),
-        )
+        connect_timeout = config.get("OPTIONS", {}).get("SOCKET_CONNECT_TIMEOUT")
+        pool = ConnectionPool.from_url(url, socket_timeout=None, socket_connect_timeout=connect_timeout)
         conn = pool.make_connection()
         await conn.connect()
         self._conn = conn

@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 CONNECTION_CHECK_SECONDS = 10
+IDLE_CHECK_SECONDS = 1
 
 Item = tuple[User, str, Any, asyncio.Future]
 
@@ -102,7 +103,7 @@ class _LoopStore:
         self._run_in_thread = run_in_thread
         self._counter = AsyncCounter()
         self._conn: Any = None
-        self._opened = 0.0
+        self._opened = self._used = 0.0
 
     async def __call__(self, items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
         if not self._counter.available():  # the cache is not Redis (tests may point it elsewhere)
@@ -124,15 +125,19 @@ class _LoopStore:
         return _shaped(results)
 
     async def _connection(self) -> Any:
-        """The connection, replaced when the server closed it (a restart, an idle timeout) or when it is
-        older than DATABASE_CONN_MAX_AGE, as Django's own are."""
+        """The connection, replaced when it is older than DATABASE_CONN_MAX_AGE (as Django's own are) or
+        when, after a second or more unused, the server turns out to have closed it (a restart, an idle
+        timeout). One closed while in use fails its batch's statement, which the thread then stores."""
+        now = time.monotonic()
         max_age = settings.DATABASES["default"]["CONN_MAX_AGE"]
         if self._conn is not None and (
-            not socket_alive(self._conn) or (max_age is not None and time.monotonic() - self._opened > max_age)
+            (max_age is not None and now - self._opened > max_age)
+            or (now - self._used > IDLE_CHECK_SECONDS and not socket_alive(self._conn))
         ):
             await self.close()
         if self._conn is None:
-            self._conn, self._opened = await aconnect(), time.monotonic()
+            self._conn, self._opened = await aconnect(), now
+        self._used = now
         return self._conn
 
     async def _insert_allowed(self, conn: Any, messages: dict[int, services.Message]) -> list[int]:

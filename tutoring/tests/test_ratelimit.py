@@ -1,5 +1,6 @@
 import asyncio
 import random
+import socket
 import time
 import uuid
 
@@ -395,3 +396,26 @@ def test_the_async_counter_is_503_when_redis_is_unreachable(settings):
             await ratelimit.AsyncCounter().take([Bucket(f"t:{uuid.uuid4()}", Rate.parse("3/m"), 1)])
 
     asyncio.run(scenario())
+
+
+def test_the_async_counter_is_503_within_its_timeout_when_redis_is_frozen(settings):
+    """A server that accepts the connection and never answers (Redis stopped with SIGSTOP, say)."""
+    frozen = socket.create_server(("127.0.0.1", 0))
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{frozen.getsockname()[1]}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+    async def scenario():
+        counter = ratelimit.AsyncCounter()
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable):
+            await counter.take([Bucket(f"t:{uuid.uuid4()}", Rate.parse("3/m"), 1)])
+        return time.monotonic() - started, counter._conn
+
+    with frozen:
+        waited, conn = asyncio.run(scenario())
+    assert 0.5 <= waited < 2 and conn is None  # the connection with an unread reply is dropped
