@@ -552,3 +552,47 @@ def test_autobahn_colours_its_debug_values_only_for_lines_it_writes(monkeypatch)
     assert styled == []  # nothing styled for a line that is not written
     assert [f"{v}" for v in values] == [util.hltype(method), util.hlval(42), util.hltype(method), util.hlval("p")]
     assert styled
+
+
+def test_daphne_s_sockets_send_a_write_at_once_and_buffer_only_what_the_kernel_did_not_take():
+    """Twisted's TCP transport (under daphne) used to send only at the event loop's next turn; now a
+    write with nothing waiting goes out at once, and what is buffered still goes out in order."""
+    import socket
+
+    from twisted.internet import tcp
+
+    import tutoring.asgi  # noqa: F401  (what daphne loads)
+
+    class Reactor:
+        def __init__(self):
+            self.writers = set()
+
+        def addWriter(self, fd):
+            self.writers.add(fd)
+
+        def removeWriter(self, fd):
+            self.writers.discard(fd)
+
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    reactor = Reactor()
+    conn = tcp.Connection(ours, None, reactor)
+    conn.connected = True
+
+    conn.write(b"hello")
+    assert peer.recv(100) == b"hello" and not reactor.writers  # sent, nothing left to watch for
+
+    big = bytes(range(256)) * 40_000  # more than the socket buffers take
+    conn.write(big)
+    conn.write(b"after")
+    assert reactor.writers == {conn}  # the rest waits for the socket to be writable
+    received = bytearray()
+    while len(received) < len(big) + 5:
+        try:
+            received += peer.recv(1 << 20)
+        except BlockingIOError:
+            conn.doWrite()
+    assert bytes(received) == big + b"after" and not reactor.writers
+    ours.close()
+    peer.close()
