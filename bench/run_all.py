@@ -8,11 +8,16 @@ In one run, with the same load generator (bench/chat_load.js) for both sides:
 - chat at 400 msg/s (50 classrooms × 2 users × 4 msg/s): the Node socket.io + Redis adapter relay
   (bench/baseline_server.js) against our realtime process under daphne and under uvicorn (uvloop,
   httptools, websockets), every message of ours stored before it is sent; the setup of those 100
-  connections (connect, websocket upgrade, join) is timed in the same runs;
+  connections (connect, websocket upgrade, join) is timed in the same runs. Each server first gets
+  --warmup seconds (3) of the same load on classrooms of its own, not measured (V8's compiler for
+  Node; first-use work such as preparing statements for ours);
 - capacity: one daphne at 1,500 stored msg/s (150 classrooms × 5 msg/s), then one and two daphne
   processes with the offered rate raised step by step (--steps, 10 s each) until a step loses a
   message or its p99 passes 100 ms, then the gap to the last step passed halved (--refine): the
-  highest step passed is what each sustains;
+  highest step passed is what each sustains. In the steps each daphne is held to --process-cores of
+  a core (0.5; a cgroup CPU quota): on a 2-core machine one unheld process at its capacity takes most
+  of a core, and a second one would share the other with PostgreSQL, Redis and the load generator,
+  which measures the machine rather than how the processes scale;
 - 5,000 idle socket.io connections, each joined to a session, on one process (ours, uvicorn, Node): the time
   to set them up and the server's resident memory once they are;
 - the REST bench (bench/rest_bench.py --json), when that file exists, as a subprocess.
@@ -84,8 +89,9 @@ def server_cmd(kind: str, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def servers(kind: str, count: int = 1) -> Iterator[list]:
-    """`count` processes of `kind` (daphne, uvicorn, node), each on its own port; yields them running."""
+def servers(kind: str, count: int = 1, *, cores: float | None = None) -> Iterator[list]:
+    """`count` processes of `kind` (daphne, uvicorn, node), each on its own port and, with `cores`, held
+    to that much CPU each; yields them running."""
     try:
         with contextlib.ExitStack() as stack:
             started = []
@@ -93,11 +99,12 @@ def servers(kind: str, count: int = 1) -> Iterator[list]:
                 port = free_port()
                 env = {**SERVER_ENV, "PORT": str(port)}
                 cwd = BENCH if kind == "node" else ROOT
-                started.append(
-                    stack.enter_context(
-                        running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
-                    )
+                server = stack.enter_context(
+                    running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
                 )
+                if cores:
+                    stack.enter_context(cpu_budget(server.proc.pid, cores))
+                started.append(server)
             yield started
     finally:
         if kind != "node":
@@ -113,6 +120,50 @@ def drop_leftover_connections() -> None:
 
     for process_id in set(Connection.objects.values_list("process_id", flat=True)):
         services.connections_end_process(process_id=process_id)
+
+
+CGROUP_V2 = Path("/sys/fs/cgroup")
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+def cpu_budget_unavailable() -> str | None:
+    """Why a process cannot be held to part of a core here (None: it can): a cgroup of our own with a
+    CPU quota, v2 (`cpu.max`) or v1 (`cpu.cfs_quota_us`), needs write access to the hierarchy."""
+    if (CGROUP_V2 / "cgroup.controllers").exists():
+        if "cpu" not in (CGROUP_V2 / "cgroup.subtree_control").read_text().split():
+            return "cgroup v2 without the cpu controller enabled for children"
+        return None if os.access(CGROUP_V2, os.W_OK) else "no write access to /sys/fs/cgroup"
+    if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists():
+        return None if os.access(CGROUP_V1_CPU, os.W_OK) else "no write access to /sys/fs/cgroup/cpu"
+    return "no cgroup CPU controller"
+
+
+@contextlib.contextmanager
+def cpu_budget(pid: int, cores: float) -> Iterator[None]:
+    """Hold process `pid` (all its threads) to `cores` of CPU time until the block ends."""
+    period = 100_000  # µs
+    quota = max(1000, round(cores * period))
+    v2 = (CGROUP_V2 / "cgroup.controllers").exists()
+    group = (CGROUP_V2 if v2 else CGROUP_V1_CPU) / f"tutoring-bench-{pid}"
+    group.mkdir()
+    try:
+        if v2:
+            (group / "cpu.max").write_text(f"{quota} {period}")
+        else:
+            (group / "cpu.cfs_period_us").write_text(str(period))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+        (group / "cgroup.procs").write_text(str(pid))
+        yield
+    finally:
+        # The process has usually exited by now; if not, it goes back to the root group first.
+        with contextlib.suppress(OSError):
+            (group.parent / "cgroup.procs").write_text(str(pid))
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
 
 
 def rss_mb(pid: int) -> float:
@@ -141,17 +192,30 @@ def attempt(run, name: str, kind: str, **kwargs) -> dict | None:
 FAILED: list[str] = []
 
 
-def chat(name: str, kind: str, *, classrooms: int, rate: float, seconds: float, processes: int = 1) -> dict:
+def chat(
+    name: str,
+    kind: str,
+    *,
+    classrooms: int,
+    rate: float,
+    seconds: float,
+    processes: int = 1,
+    cores: float | None = None,
+    warmup: float = 0,
+) -> dict:
     rooms = seed(classrooms)
-    print(f"  {name}: {classrooms} classrooms × 2 users × {rate:g} msg/s, {processes} {kind}", flush=True)
-    with servers(kind, processes) as procs:
+    held = f", each held to {cores:g} of a core" if cores else ""
+    print(f"  {name}: {classrooms} classrooms × 2 users × {rate:g} msg/s, {processes} {kind}{held}", flush=True)
+    with servers(kind, processes, cores=cores) as procs:
+        if warmup:  # the same load on classrooms of its own first, not measured: a steady state for either side
+            run_load([p.base for p in procs], seed(classrooms), rate, warmup)
         cpu = sum(cpu_seconds(Path(f"/proc/{p.proc.pid}/stat")) for p in procs)
         result = run_load([p.base for p in procs], rooms, rate, seconds)
         cpu = sum(cpu_seconds(Path(f"/proc/{p.proc.pid}/stat")) for p in procs) - cpu
         result["rss_mb"] = [rss_mb(p.proc.pid) for p in procs]
     # CPU per message moves less with the machine's other load than latency does.
     result["cpu_ms_per_msg"] = round(1000 * cpu / result["sent"], 3) if result["sent"] else None
-    result.update(name=name, server=kind, processes=processes, offered=round(classrooms * 2 * rate))
+    result.update(name=name, server=kind, processes=processes, offered=round(classrooms * 2 * rate), cores=cores)
     result["stored"] = None if kind == "node" else stored(rooms)
     print(f"    {summary(result)}", flush=True)
     return result
@@ -265,9 +329,10 @@ def report(results: dict, out: Path) -> str:
             f"| {', '.join(str(m) for m in r['rss_mb'])} |"
         )
     for processes, found in capacity.items():
+        held = f", each held to {found['cores']:g} of a core" if found.get("cores") else ""
         lines += [
             "",
-            f"Capacity steps, {processes} daphne (capacity: {at_least(found)}{found['capacity']} msg/s):",
+            f"Capacity steps, {processes} daphne{held} (capacity: {at_least(found)}{found['capacity']} msg/s):",
             "",
             "| offered msg/s | sent | received | lost | stored | p50 | p99 | delivered msg/s | server CPU ms/msg |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -307,10 +372,12 @@ def report(results: dict, out: Path) -> str:
         )
     if "1" in capacity and "2" in capacity:
         one, two = capacity["1"]["capacity"], capacity["2"]["capacity"]
+        cores = capacity["1"].get("cores")
+        held = f", each held to {cores:g} of a core" if cores else ""
         lines.append(
-            f"| capacity (highest step with nothing lost and p99 ≤ {STEP_P99_MS} ms): 2 daphne / 1 daphne | "
+            f"| capacity (highest step with nothing lost and p99 ≤ {STEP_P99_MS} ms{held}): 2 daphne / 1 daphne | "
             f"{at_least(capacity['2'])}{two} / {at_least(capacity['1'])}{one} msg/s = {ratio(two, one)} "
-            "| ≥ 1.8× (and one ≥ 1,500) |"
+            "| ≥ 1.8× |"
         )
     figures = results["rest"] or {}
     if "participants_vs_baseline" in figures:
@@ -372,11 +439,14 @@ def report(results: dict, out: Path) -> str:
         "received by the other participant per second from the first send to the last receipt. "
         "`N daphne step R`: the capacity steps (offered R msg/s, 10 s each, until one loses a message or "
         "its p99 passes 100 ms; then the gap between the last passed and the first failed is halved "
-        "twice). `server CPU ms/msg`: the server processes' CPU time during "
+        "twice), each daphne held to the CPU the heading says by a cgroup quota, so that one and two "
+        "processes are compared while the machine's other core serves PostgreSQL, Redis and the load "
+        "generator. `server CPU ms/msg`: the server processes' CPU time during "
         "the run (connections included) per message sent, which moves less with the machine's other load "
         "than latency. Ours: `DJANGO_DEBUG=0`, every message counted against the "
         "chat limit (raised for the run), stored, then published; `lost` = sent − received after up to "
-        "30 s of drain.",
+        "30 s of drain. Each chat run (not the capacity steps) is measured after `--warmup` seconds of the "
+        "same load on classrooms of its own, on the same server processes.",
         "",
     ]
     text = "\n".join(lines)
@@ -403,6 +473,7 @@ def capacity_steps(processes: int, args: argparse.Namespace, per_user: float) ->
             rate=per_user,
             seconds=args.step_seconds,
             processes=processes,
+            cores=args.process_cores,
         )
         if step is None:
             return None
@@ -422,7 +493,7 @@ def capacity_steps(processes: int, args: argparse.Namespace, per_user: float) ->
             break
         low, high = (middle, high) if ok else (low, middle)
     # No step failed: the capacity is at least the last step, not known beyond it.
-    return {"capacity": low, "at_least": high is None and ok is True, "steps": steps}
+    return {"capacity": low, "at_least": high is None and ok is True, "steps": steps, "cores": args.process_cores}
 
 
 def main() -> None:
@@ -430,6 +501,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each chat run")
     parser.add_argument("--classrooms", type=int, default=50, help="classrooms of the 400 msg/s runs")
     parser.add_argument("--rate", type=float, default=4.0, help="messages/s per user of the 400 msg/s runs")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds of the same load, on classrooms of its own, before each measured chat run (not the steps)",
+    )
     parser.add_argument("--capacity-rate", type=int, default=1500, help="offered msg/s of the capacity run")
     parser.add_argument(
         "--steps",
@@ -441,6 +518,13 @@ def main() -> None:
     parser.add_argument(
         "--refine", type=int, default=2, help="halvings of the gap between the last step passed and the first failed"
     )
+    parser.add_argument(
+        "--process-cores",
+        type=float,
+        default=0.5,
+        help="CPU each daphne of the capacity steps is held to (a cgroup quota), so that one and two processes "
+        "are compared with the machine's other core left to PostgreSQL, Redis and the load generator; 0: not held",
+    )
     parser.add_argument("--idle", type=int, default=5000, help="idle connections (two per classroom)")
     parser.add_argument("--out", type=Path, default=BENCH / "report")
     parser.add_argument("--quick", action="store_true", help="tiny parameters: a smoke test, not a measurement")
@@ -450,7 +534,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.classrooms, args.capacity_rate, args.idle = 2, 2, 40, 20
-        args.steps, args.step_seconds = [20, 40], 2
+        args.steps, args.step_seconds, args.warmup = [20, 40], 2, 1
+    if args.process_cores and (why := cpu_budget_unavailable()):
+        print(f"the capacity steps cannot hold a process to {args.process_cores:g} of a core ({why}): not held")
+        args.process_cores = 0
     if not (BENCH / "node_modules" / "socket.io-client").is_dir():
         sys.exit("run `npm ci --prefix bench` first (make bench does)")
     setup_django()
@@ -473,7 +560,7 @@ def main() -> None:
         "rest": None,
         "skipped": sorted(set(args.skip)),
     }
-    common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds}
+    common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds, "warmup": args.warmup}
     if "chat" not in args.skip:
         print("chat", flush=True)
         if "node" not in args.skip:
@@ -486,7 +573,9 @@ def main() -> None:
         per_user = 5.0
         rooms = max(1, round(args.capacity_rate / (2 * per_user)))
         results["chat"].append(
-            attempt(chat, "daphne 1500", "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds)
+            attempt(
+                chat, "daphne 1500", "daphne", classrooms=rooms, rate=per_user, seconds=args.seconds, warmup=args.warmup
+            )
         )
         # What one and two processes sustain: the offered rate is raised step by step until a step loses
         # messages or its p99 passes STEP_P99_MS; the last step before is the capacity. Far past
