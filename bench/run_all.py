@@ -328,6 +328,8 @@ def report(results: dict, out: Path) -> str:
             f"| {r['p50']} | {r['p90']} | {r['p99']} | {r['max']} | {r['throughput']} | {r['cpu_ms_per_msg']} "
             f"| {', '.join(str(m) for m in r['rss_mb'])} |"
         )
+    if capacity and results.get("unheld"):
+        lines += ["", f"Capacity steps not held to part of a core: {results['unheld']}."]
     for processes, found in capacity.items():
         held = f", each held to {found['cores']:g} of a core" if found.get("cores") else ""
         lines += [
@@ -535,8 +537,10 @@ def main() -> None:
     if args.quick:
         args.seconds, args.classrooms, args.capacity_rate, args.idle = 2, 2, 40, 20
         args.steps, args.step_seconds, args.warmup = [20, 40], 2, 1
+    unheld = None
     if args.process_cores and (why := cpu_budget_unavailable()):
-        print(f"the capacity steps cannot hold a process to {args.process_cores:g} of a core ({why}): not held")
+        unheld = f"the capacity steps could not hold a process to {args.process_cores:g} of a core ({why})"
+        print(f"{unheld}: not held")
         args.process_cores = 0
     if not (BENCH / "node_modules" / "socket.io-client").is_dir():
         sys.exit("run `npm ci --prefix bench` first (make bench does)")
@@ -559,6 +563,7 @@ def main() -> None:
         "idle": [],
         "rest": None,
         "skipped": sorted(set(args.skip)),
+        "unheld": unheld,
     }
     common = {"classrooms": args.classrooms, "rate": args.rate, "seconds": args.seconds, "warmup": args.warmup}
     if "chat" not in args.skip:
