@@ -389,7 +389,7 @@ def report(results: dict, out: Path) -> str:
         )
     if "healthz" in figures:
         lines.append(
-            f"| /healthz over one connection: p50, p99 | {figures['healthz']['p50_ms']} ms, "
+            f"| /healthz over one connection: p50, p99 | {figures['healthz']['p50_ms']:.2f} ms, "
             f"{figures['healthz']['p99_ms']:.2f} ms | < 10 ms |"
         )
     idles = {r["server"]: r for r in results["idle"]}
