@@ -244,19 +244,27 @@ def test_a_refused_pure_read_of_a_gone_user_is_429_as_before_authentication(clie
     assert_429(client.get(participants_path(session)))
 
 
-@pytest.mark.redis
-@pytest.mark.django_db
-def test_a_pure_read_is_one_evalsha_sent_before_its_query(client_for, monkeypatch):
-    from django.db import connection
-
+@pytest.fixture
+def read_once(client_for):
+    """A party's client and the participants path, read once already: the limiter's script is loaded
+    and this thread keeps its Redis connection."""
     from live.tests.factories import SessionFactory
-    from tutoring import ratelimit
-    from tutoring.ratelimit import PendingCheck
 
     session = SessionFactory()
     client = client_for(session.booking.student)
     path = participants_path(session)
-    assert client.get(path).status_code == 200  # the script is loaded on its first use
+    assert client.get(path).status_code == 200
+    return client, path
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_pure_read_is_one_evalsha_sent_before_its_query(read_once, monkeypatch):
+    from django.db import connection
+
+    from tutoring.ratelimit import PendingCheck
+
+    client, path = read_once
     events = []
     init, finish = PendingCheck.__init__, PendingCheck.finish
     monkeypatch.setattr(PendingCheck, "__init__", lambda self, b: (events.append("sent"), init(self, b))[1])
@@ -269,13 +277,8 @@ def test_a_pure_read_is_one_evalsha_sent_before_its_query(client_for, monkeypatc
 
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_pure_reads_count_on_the_thread_s_kept_connection_not_the_pool(client_for, monkeypatch):
-    from live.tests.factories import SessionFactory
-
-    session = SessionFactory()
-    client = client_for(session.booking.student)
-    path = participants_path(session)
-    assert client.get(path).status_code == 200
+def test_pure_reads_count_on_the_thread_s_kept_connection_not_the_pool(read_once, monkeypatch):
+    client, path = read_once
     kept = ratelimit._kept.conn
     checkouts = []
     pool = ratelimit._cache().client.get_client(write=True).connection_pool
@@ -289,14 +292,9 @@ def test_pure_reads_count_on_the_thread_s_kept_connection_not_the_pool(client_fo
 
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_a_kept_connection_redis_dropped_costs_no_request_and_no_extra_count(client_for, settings):
-    from live.tests.factories import SessionFactory
-
+def test_a_kept_connection_redis_dropped_costs_no_request_and_no_extra_count(read_once, settings):
+    client, path = read_once  # one counted
     settings.RATE_LIMIT_API = "3/m"
-    session = SessionFactory()
-    client = client_for(session.booking.student)
-    path = participants_path(session)
-    assert client.get(path).status_code == 200
     kept = ratelimit._kept.conn
     kept.send_command("CLIENT", "ID")
     get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", kept.read_response())
