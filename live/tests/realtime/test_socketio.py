@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from live.models import Message, Participant
+from live.realtime.socketio import LivePacket
 from live.tests.factories import SessionFactory
 from live.tests.realtime.conftest import SioClient, eventually, settle
 from live.tests.shapes import PARTICIPANT_KEYS, SESSION_KEYS
@@ -407,3 +408,25 @@ def test_the_private_override_still_fits_the_pinned_python_socketio():
     assert "_handle_event_internal" in vars(socketio.AsyncServer)
     params = list(inspect.signature(socketio.AsyncServer._handle_event_internal).parameters)
     assert params == ["self", "server", "sid", "eio_sid", "data", "namespace", "id"]
+
+
+@pytest.mark.django_db(transaction=False)
+def test_packets_encode_and_decode_as_the_standard_json_did():
+    """`LivePacket` encodes and decodes through orjson; what orjson refuses goes the standard way, so a
+    packet decodes (or fails) as before, and an outgoing one is never taken for binary."""
+    text = '2/live,7["message",{"sessionId":"s","content":"课 \\ud83d\\ude00 ok"}]'
+    decoded = LivePacket(encoded_packet=text)
+    assert (decoded.id, decoded.data) == (7, ["message", {"sessionId": "s", "content": "课 😀 ok"}])
+    lone = LivePacket(encoded_packet='2/live,["message",{"content":"a\\ud800b"}]')  # orjson refuses it
+    assert lone.data == ["message", {"content": "a\ud800b"}]  # and the chat service says why (400)
+    # An integer past 64 bits arrives as a float (no event of ours takes one; engine.io refused 100 digits).
+    assert LivePacket(encoded_packet="2/live,[" + "9" * 101 + "]").data == [1e101]
+    with pytest.raises(ValueError):
+        LivePacket(encoded_packet='2/live,["message",')
+
+    out = LivePacket(socketio.packet.EVENT, namespace="/live", data=["message", {"content": "课 a\ud800", "n": 2**70}])
+    assert out.packet_type == socketio.packet.EVENT
+    assert out.encode() == '2/live,["message",{"content":"\\u8bfe a\\ud800","n":1180591620717411303424}]'
+    assert LivePacket(socketio.packet.ACK, namespace="/live", id=3, data=[{"content": "课"}]).encode() == (
+        '3/live,3[{"content":"课"}]'
+    )
