@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import uuid
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -748,18 +748,20 @@ def insert_allowed_params(messages: dict[int, Message]) -> tuple[list[Any], dict
     """`insert_allowed_sql()`'s parameters for `messages`, and the key of each message by its id.
 
     The batch goes as one JSON text rather than five arrays: psycopg adapts a list element by element
-    in Python, which cost the event loop ~60 µs more per batch than `json.dumps` does."""
+    in Python, which cost the event loop ~60 µs more per batch than `json.dumps` does. orjson writes
+    the UUIDs and times itself (in RFC 3339, as `isoformat` does), faster again; a message's content
+    is always text it can write (`_storable`)."""
     rows = [
         {
-            "id": str(m.id),
-            "session_id": str(m.session_id),
-            "sender_id": str(m.sender_id),
+            "id": m.id,
+            "session_id": m.session_id,
+            "sender_id": m.sender_id,
             "content": m.content,
-            "created_at": m.created_at.isoformat(),
+            "created_at": m.created_at,
         }
         for m in messages.values()
     ]
-    params = [json.dumps(rows, ensure_ascii=False), SessionStatus.COMPLETED.value]
+    params = [orjson.dumps(rows).decode(), SessionStatus.COMPLETED.value]
     return params, {message.id: i for i, message in messages.items()}
 
 
@@ -841,11 +843,23 @@ def messages_check(
             texts[i] = text
     ids = _uuid4s(len(texts))
     candidates = {
-        i: Message(id=next(ids), session_id=session_pk, sender=drafts[i].sender, content=text)
+        i: _new_message(next(ids), session_pk, drafts[i].sender, text)
         for i, text in texts.items()
         if (session_pk := selectors.session_uuid(drafts[i].session_id)) is not None
     }
     return results, candidates
+
+
+_SENDER = Message._meta.get_field("sender")
+
+
+def _new_message(id: uuid.UUID, session_pk: uuid.UUID, sender: User, content: str) -> Message:
+    """`Message(id=…, session_id=…, sender=…, content=…)`, built from its fields in order: Django's fast
+    way (no keyword matching, no descriptors, no defaults to look up), a third of the cost on the event
+    loop per chat message. The sender is kept as the keyword form keeps it, so reading it costs no query."""
+    message = Message(id, session_pk, sender.pk, content, timezone.now())
+    _SENDER.set_cached_value(message, sender)
+    return message
 
 
 def messages_store_rest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -127,6 +128,19 @@ def test_the_written_out_shape_is_the_serializers():
     )
     message = Message.objects.get(pk=stored.pk)
     assert message_out(stored) == message_out(message) == MessageOut(message).data
+
+
+def test_a_message_built_from_its_fields_in_order_is_the_keyword_built_one(django_assert_num_queries):
+    """`_new_message` passes the fields by position: a field added or moved must fail here."""
+    session = ActiveSessionFactory()
+    tutor, message_id = session.booking.tutor, uuid.uuid4()
+    fast = services._new_message(message_id, session.pk, tutor, "hi")
+    keyword = Message(id=message_id, session_id=session.pk, sender=tutor, content="hi", created_at=fast.created_at)
+    fields = [f.attname for f in Message._meta.concrete_fields]
+    assert [getattr(fast, f) for f in fields] == [getattr(keyword, f) for f in fields]
+    assert timezone.now() - fast.created_at < timedelta(seconds=5)
+    with django_assert_num_queries(0):
+        assert fast.sender is tutor
 
 
 def test_over_the_chat_limit_in_one_batch_is_refused_and_not_stored(in_server_loop, batches, settings):
