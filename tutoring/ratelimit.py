@@ -158,7 +158,7 @@ def _script_command(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothin
     args: list[object] = ["all" if all_or_nothing else "part", secrets.token_hex(4)]
     for bucket in buckets:
         args += [bucket.rate.limit, int(bucket.rate.window * 1000), bucket.cost]
-    return client, _resp("EVALSHA", script.sha, len(keys), *keys, *args)
+    return client, redis_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
 
 def _redis_take(buckets: Sequence[Bucket], keys: list[str], *, all_or_nothing: bool) -> list[Taken]:
@@ -326,7 +326,7 @@ def rate_check(buckets: Sequence[Bucket]) -> None:
         raise refusal
 
 
-def _resp(*args: object) -> bytes:
+def redis_command(*args: object) -> bytes:
     """One Redis command in the protocol's own framing (redis-py's general packer costs more, per request)."""
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:

@@ -23,6 +23,9 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tutoring.ratelimit import redis_command
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +48,18 @@ async def abroadcast(session_id: Any, event: str, data: dict) -> None:
     await apublish([(group_name(session_id), _message(event, data))])
 
 
-async def abroadcast_many(events: Iterable[tuple[Any, str, dict]], *, delivered_here: bool = False) -> None:
+async def abroadcast_many(
+    events: Iterable[tuple[Any, str, dict]], *, delivered_here: bool = False, publisher: KeptPublisher | None = None
+) -> None:
     """`abroadcast` for many events, published in order in one go (the chat writer's batch).
 
-    `delivered_here`: this process's members already have them; the bus carries them to the others."""
+    `delivered_here`: this process's members already have them; the bus carries them to the others.
+    `publisher`: the caller's own connections to publish on."""
     messages = [(group_name(session_id), _message(event, data)) for session_id, event, data in events]
     if delivered_here:
         for _, message in messages:
             message["origin"] = ORIGIN
-    await apublish(messages)
+    await (publisher.publish(messages) if publisher is not None else apublish(messages))
 
 
 async def apublish(messages: list[tuple[str, dict]]) -> None:
@@ -69,12 +75,7 @@ async def apublish(messages: list[tuple[str, dict]]) -> None:
         return
     layer = get_channel_layer()
     if isinstance(layer, RedisPubSubChannelLayer):
-        loop_layer = layer._get_layer()
-        by_shard: dict[Any, list[tuple[str, bytes]]] = {}
-        for group, message in messages:
-            channel = loop_layer._get_group_channel_name(group)
-            by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, layer.serialize(message)))
-        for shard, publishes in by_shard.items():
+        for shard, publishes in _by_shard(layer, messages).items():
             async with shard._lock:
                 shard._ensure_redis()
                 pipe = shard._redis.pipeline(transaction=False)
@@ -84,6 +85,66 @@ async def apublish(messages: list[tuple[str, dict]]) -> None:
         return
     for group, message in messages:
         await layer.group_send(group, message)
+
+
+def _by_shard(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]) -> dict[Any, list[tuple[str, bytes]]]:
+    """Each shard's PUBLISHes (channel name, serialized message), in order: as `group_send` names them."""
+    loop_layer = layer._get_layer()
+    by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+    for group, message in messages:
+        channel = loop_layer._get_group_channel_name(group)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, layer.serialize(message)))
+    return by_shard
+
+
+class KeptPublisher:
+    """`apublish` for one caller at a time (the chat writer's publisher), on a Redis connection of its own
+    per shard, the commands in the protocol's own framing.
+
+    redis-py's pipeline (a pipeline object, its command stack, the pool's connection taken and given
+    back, a reply callback each) cost the event loop more than storing a batch of one does. A kept
+    connection that died meanwhile (Redis restarted) fails its first use before any command ran, and
+    the same PUBLISHes go once more on a new one; any other failure raises, the connection dropped.
+    """
+
+    def __init__(self) -> None:
+        self._conns: dict[Any, Any] = {}
+
+    async def publish(self, messages: list[tuple[str, dict]]) -> None:
+        layer = get_channel_layer()
+        if not messages or not isinstance(layer, RedisPubSubChannelLayer):
+            return await apublish(messages)
+        async with asyncio.timeout(PUBLISH_TIMEOUT):
+            for shard, publishes in _by_shard(layer, messages).items():
+                command = b"".join(redis_command("PUBLISH", channel, payload) for channel, payload in publishes)
+                kept = shard in self._conns
+                try:
+                    await self._send(shard, command, len(publishes))
+                except RedisConnectionError:
+                    if not kept:
+                        raise
+                    await self._send(shard, command, len(publishes))
+
+    async def _send(self, shard: Any, command: bytes, replies: int) -> None:
+        conn = self._conns.get(shard)
+        try:
+            if conn is None:
+                shard._ensure_redis()
+                conn = self._conns[shard] = shard._redis.connection_pool.make_connection()
+                await conn.connect()
+            await conn.send_packed_command([command])
+            for _ in range(replies):
+                await conn.read_response()
+        except BaseException:
+            self._conns.pop(shard, None)  # an unread reply must not reach the next caller
+            if conn is not None:
+                await conn.disconnect()
+            raise
+
+    async def close(self) -> None:
+        conns, self._conns = self._conns, {}
+        for conn in conns.values():
+            await conn.disconnect()
 
 
 # How long a thread waits for its event loop to publish. On a realtime process shutting down the loop

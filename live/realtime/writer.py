@@ -35,7 +35,7 @@ from django.db import close_old_connections
 from psycopg import Error as PsycopgError
 
 from live import services
-from live.realtime import abroadcast_many
+from live.realtime import KeptPublisher, abroadcast_many
 from live.realtime.hub import hub
 from live.realtime.process import database_vendor
 from live.serializers import message_out
@@ -167,6 +167,7 @@ class ChatWriter:
         self._task: asyncio.Task | None = None
         self._outbox: list[tuple[str, str, dict]] = []
         self._publisher: asyncio.Task | None = None
+        self._kept_publisher = KeptPublisher()
 
     async def submit(self, user: User, session_id: str, content: Any) -> dict:
         """Store one message (with whatever arrives alongside); its data, or raises the refusing error."""
@@ -218,7 +219,8 @@ class ChatWriter:
         while self._outbox:
             events, self._outbox = self._outbox, []
             try:
-                await abroadcast_many(events, delivered_here=True)  # one pipelined round trip for all waiting
+                # one round trip for all waiting
+                await abroadcast_many(events, delivered_here=True, publisher=self._kept_publisher)
             except Exception:  # stored, acknowledged and delivered here; a lost notification is logged only
                 logger.exception("realtime: could not publish %d chat messages", len(events))
 

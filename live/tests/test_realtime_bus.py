@@ -5,8 +5,9 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import transaction
+from django_redis import get_redis_connection
 
-from live.realtime import abroadcast, broadcast, group_name
+from live.realtime import KeptPublisher, abroadcast, broadcast, group_name
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +59,26 @@ def test_abroadcast_publishes_from_async_code(subscribe):
         "event": "participant_updated",
         "data": {"participantId": "u", "updates": {"handRaised": True}},
     }
+
+
+@pytest.mark.redis
+def test_the_kept_publisher_publishes_in_order_and_once_when_its_connection_was_dropped(subscribe):
+    """The chat writer's own connection: its PUBLISHes arrive in order; one killed meanwhile (CLIENT KILL,
+    a Redis restart) costs no message and sends none twice."""
+    session_id = uuid.uuid4()
+    subscriber = subscribe(session_id)
+    group = group_name(session_id)
+    publisher = KeptPublisher()
+
+    async def scenario():
+        await publisher.publish([(group, {"type": "live.event", "n": 1}), (group, {"type": "live.event", "n": 2})])
+        (conn,) = publisher._conns.values()
+        await conn.send_command("CLIENT", "ID")
+        get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", await conn.read_response())
+        await publisher.publish([(group, {"type": "live.event", "n": 3})])
+        await publisher.close()
+
+    async_to_sync(scenario)()
+    assert [subscriber.receive()["n"] for _ in range(3)] == [1, 2, 3]
+    marker = subscriber.mark()
+    assert subscriber.receive() == marker  # nothing twice
