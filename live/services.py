@@ -808,6 +808,14 @@ def messages_store(*, drafts: Sequence[MessageDraft]) -> list[Message | Applicat
     """
     buckets, indices = chat_buckets(drafts)
     results, candidates = messages_check(drafts, chat_refusals(buckets, rate_take(buckets), indices))
+    return messages_store_checked(drafts, results, candidates)
+
+
+def messages_store_checked(
+    drafts: Sequence[MessageDraft], results: Outcomes, candidates: dict[int, Message]
+) -> list[Message | ApplicationError]:
+    """`messages_store` once its drafts are counted and checked (`messages_check`): on PostgreSQL the
+    checked insert, then `messages_store_rest` for whatever it kept out (elsewhere, for all)."""
     if candidates and connection.vendor == "postgresql":
         for i in _insert_allowed(candidates):
             results[i] = candidates.pop(i)

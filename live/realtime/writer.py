@@ -1,12 +1,12 @@
 """Group commit for chat: the messages of this process that arrive together are stored together.
 
-A message waits only while the batch before it is being stored; then everything that arrived meanwhile
-is counted against the chat limit, checked and inserted in one statement, in one hop to a database
-thread, then handed to this process's members, answered, and published for the other processes (in
-order, while the next batch is stored). A lone message still goes at once; under load the cost per
-message falls instead of the queue growing. Every sender gets its own answer (the stored message, or
-the error that refused it), messages keep their arrival order, and nothing is delivered or published
-before it is stored.
+What arrives is counted against the chat limit and checked at once, even while the batch before it is
+being inserted; once that one is stored, everything counted meanwhile is inserted in one statement,
+then handed to this process's members, answered, and published for the other processes (in order,
+while the next batch is stored). At most one counted batch waits: what arrives after it joins the
+next one. A lone message still goes at once; under load the cost per message falls instead of the
+queue growing. Every sender gets its own answer (the stored message, or the error that refused it),
+messages keep their arrival order, and nothing is delivered or published before it is stored.
 
 On PostgreSQL with Redis a batch is counted and inserted on the event loop itself (`_LoopStore`): one
 EVALSHA on a Redis connection of its own, then the checked INSERT, prepared, on a psycopg async
@@ -28,6 +28,7 @@ import functools
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -52,6 +53,15 @@ CONNECTION_CHECK_SECONDS = 10
 IDLE_CHECK_SECONDS = 1
 
 Item = tuple[User, str, Any, asyncio.Future]
+# What stores a counted batch: each message's data, or the error that refused it.
+Store = Callable[[], Awaitable[list[dict | ApplicationError]]]
+
+
+def _fail(batch: list[Item], exc: Exception) -> None:
+    logger.exception("realtime: storing %d chat messages failed", len(batch), exc_info=exc)
+    for *_, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 def _drafts(items: list[tuple[User, str, Any]]) -> list[services.MessageDraft]:
@@ -97,7 +107,10 @@ class _WriterThread:
 class _LoopStore:
     """`_store`'s steps with the two round trips made on the event loop (PostgreSQL and Redis only):
     the chat limit counted by an `AsyncCounter`, the checked INSERT (`services.insert_allowed_sql`) on a
-    connection of its own, prepared. Every other step is the chat service's own code."""
+    connection of its own, prepared. Every other step is the chat service's own code.
+
+    In two halves, so that a batch is counted while the one before it is inserted: `count` makes the
+    first, and what it returns makes the second."""
 
     def __init__(self, run_in_thread) -> None:
         self._run_in_thread = run_in_thread
@@ -105,19 +118,24 @@ class _LoopStore:
         self._conn: Any = None
         self._opened = self._used = 0.0
 
-    async def __call__(self, items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
+    async def count(self, items: list[tuple[User, str, Any]]) -> Store:
+        """Count the batch against the chat limit and check it (no database); the call that stores it."""
         if not self._counter.available():  # the cache is not Redis (tests may point it elsewhere)
-            return await self._run_in_thread(_store)(items)
-        try:
-            conn = await self._connection()
-        except PsycopgError:  # the database is down or refuses us: the thread's code says so, as before
-            logger.warning("realtime: no connection of the chat writer's own; storing on its thread", exc_info=True)
-            return await self._run_in_thread(_store)(items)
+            return functools.partial(self._run_in_thread(_store), items)
         drafts = _drafts(items)
         buckets, indices = services.chat_buckets(drafts)
         taken = await self._counter.take(buckets)
         results, candidates = services.messages_check(drafts, services.chat_refusals(buckets, taken, indices))
+        return functools.partial(self._store, drafts, results, candidates)
+
+    async def _store(self, drafts, results, candidates) -> list[dict | ApplicationError]:
         if candidates:
+            try:
+                conn = await self._connection()
+            except PsycopgError:  # the database is down or refuses us: the thread's code says so, as before
+                logger.warning("realtime: no connection of the chat writer's own; storing on its thread", exc_info=True)
+                store = self._run_in_thread(services.messages_store_checked)
+                return _shaped(await store(drafts, results, candidates))
             for i in await self._insert_allowed(conn, candidates):
                 results[i] = candidates.pop(i)
         if any(outcome is None for outcome in results):  # what the statement kept out, and why
@@ -163,8 +181,10 @@ class ChatWriter:
         on_postgresql = database_vendor() == "postgresql"
         self._run_in_thread = _WriterThread() if on_postgresql else run_in_thread
         self._loop_store = _LoopStore(self._run_in_thread) if on_postgresql else None
-        self._pending: list[Item] = []
-        self._task: asyncio.Task | None = None
+        self._pending: list[Item] = []  # arrived, not counted yet
+        self._counted: tuple[list[Item], Store] | None = None  # counted, waiting for the batch before it
+        self._counting: asyncio.Task | None = None
+        self._storing: asyncio.Task | None = None
         self._outbox: list[tuple[str, str, dict]] = []
         self._publisher: asyncio.Task | None = None
         self._kept_publisher = KeptPublisher()
@@ -173,20 +193,35 @@ class ChatWriter:
         """Store one message (with whatever arrives alongside); its data, or raises the refusing error."""
         future = asyncio.get_running_loop().create_future()
         self._pending.append((user, session_id, content, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="live-chat-writer")
+        self._count_soon()
         return await future
 
-    async def _drain(self) -> None:
-        while self._pending:
+    def _count_soon(self) -> None:
+        """Count what is pending unless a counted batch is already waiting: at most one waits, so what
+        arrives meanwhile still joins one batch, not a queue of small ones."""
+        if self._pending and self._counted is None and (self._counting is None or self._counting.done()):
+            self._counting = asyncio.create_task(self._count(), name="live-chat-counter")
+
+    async def _count(self) -> None:
+        while self._pending and self._counted is None:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                results = await self._store_batch([item[:3] for item in batch])
+                store = await self._count_batch([item[:3] for item in batch])
+            except Exception as exc:  # Redis is down: every sender in the batch is told
+                _fail(batch, exc)
+                continue
+            self._counted = (batch, store)
+            if self._storing is None or self._storing.done():
+                self._storing = asyncio.create_task(self._store(), name="live-chat-writer")
+
+    async def _store(self) -> None:
+        while self._counted is not None:
+            (batch, store), self._counted = self._counted, None
+            self._count_soon()  # the next batch is counted while this one is inserted
+            try:
+                results = await store()
             except Exception as exc:  # the database is down: every sender in the batch is told
-                logger.exception("realtime: storing %d chat messages failed", len(batch))
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 continue
             stored = [
                 (session_id, services.MESSAGE, result)
@@ -203,10 +238,10 @@ class ChatWriter:
                         future.set_exception(result)
             self._publish_later(stored)
 
-    async def _store_batch(self, items: list[tuple[User, str, Any]]) -> list[dict | ApplicationError]:
+    async def _count_batch(self, items: list[tuple[User, str, Any]]) -> Store:
         if self._loop_store is not None:
-            return await self._loop_store(items)
-        return await self._run_in_thread(_store)(items)
+            return await self._loop_store.count(items)
+        return functools.partial(self._run_in_thread(_store), items)
 
     def _publish_later(self, stored: list[tuple[str, str, dict]]) -> None:
         """To the other processes, in order, without holding up the next batch: the writer used to wait

@@ -26,15 +26,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def batches(monkeypatch):
-    """The sizes of the batches the writer stores."""
+    """The sizes of the batches the writer counts and stores."""
     sizes: list[int] = []
-    store = writer.ChatWriter._store_batch
+    count = writer.ChatWriter._count_batch
 
     async def counting(self, items):
         sizes.append(len(items))
-        return await store(self, items)
+        return await count(self, items)
 
-    monkeypatch.setattr(writer.ChatWriter, "_store_batch", counting)
+    monkeypatch.setattr(writer.ChatWriter, "_count_batch", counting)
     return sizes
 
 
@@ -259,6 +259,49 @@ def test_on_postgresql_a_batch_that_passes_is_counted_and_stored_on_the_event_lo
 
     assert [s for s in in_server_loop(prepared) if "json_to_recordset" in s]
     assert sorted(Message.objects.values_list("content", flat=True)) == ["one", "two"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_batch_is_counted_while_the_one_before_it_is_inserted(in_server_loop, batches, monkeypatch):
+    """The next batch's count does not wait for the INSERT before it; at most one counted batch waits,
+    and what arrives after it joins the batch after. Everything is stored and answered in arrival order."""
+    session = ActiveSessionFactory()
+    tutor, sid = session.booking.tutor, str(session.pk)
+    insert, inserted, gate = writer._LoopStore._insert_allowed, [], {}
+
+    async def held_first(self, conn, messages):
+        inserted.append([m.content for m in messages.values()])
+        if len(inserted) == 1:
+            await gate["open"].wait()
+        return await insert(self, conn, messages)
+
+    monkeypatch.setattr(writer._LoopStore, "_insert_allowed", held_first)
+
+    async def scenario():
+        gate["open"] = asyncio.Event()
+        chat = writer.writer_for_loop(events._db)
+        sent = [asyncio.ensure_future(chat.submit(tutor, sid, "m1"))]
+        await eventually_true(lambda: inserted)  # m1's INSERT is under way, held
+        sent.append(asyncio.ensure_future(chat.submit(tutor, sid, "m2")))
+        await eventually_true(lambda: chat._counted is not None)  # m2 counted meanwhile
+        sent += [asyncio.ensure_future(chat.submit(tutor, sid, m)) for m in ("m3", "m4")]
+        await asyncio.sleep(0.05)
+        while_held = ([item[2] for item in chat._counted[0]], [item[2] for item in chat._pending], list(inserted))
+        gate["open"].set()
+        return while_held, await asyncio.gather(*sent)
+
+    (counted, pending, inserted_while_held), results = in_server_loop(scenario)
+    assert (counted, pending, inserted_while_held) == (["m2"], ["m3", "m4"], [["m1"]])
+    assert batches == [1, 1, 2] and inserted == [["m1"], ["m2"], ["m3", "m4"]]
+    assert [r["content"] for r in results] == ["m1", "m2", "m3", "m4"]
+    assert list(Message.objects.order_by("created_at").values_list("content", flat=True)) == ["m1", "m2", "m3", "m4"]
+
+
+async def eventually_true(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
 
 
 @pytest.mark.postgres
