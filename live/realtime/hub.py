@@ -103,13 +103,16 @@ class SessionHub:
                 continue  # not an event, or one this process already handed to its members
             await self._deliver(subscription, message["event"], message["data"])
 
-    async def deliver_here(self, session_id: str, event: str, data: dict) -> None:
+    async def deliver_here(self, session_id: str, event: str, data: dict) -> bool:
         """Hand an event straight to this process's members of the session (the chat writer, once a
         batch is stored): no wait for the bus's round trip and the reader's turn on the loop. The copy
-        the bus brings back is skipped, by its origin; the other processes' members get theirs from it."""
+        the bus brings back, if any, is skipped, by its origin; the other processes' members get theirs
+        from it. Whether this process is subscribed to the session (then the bus need not bring it)."""
         subscription = self._subscriptions.get(session_id)
-        if subscription is not None:
-            await self._deliver(subscription, event, data)
+        if subscription is None:
+            return False
+        await self._deliver(subscription, event, data)
+        return True
 
     @staticmethod
     async def _deliver(subscription: _Subscription, event: str, data: dict) -> None:

@@ -36,7 +36,7 @@ from django.db import close_old_connections
 from psycopg import Error as PsycopgError
 
 from live import services
-from live.realtime import KeptPublisher, abroadcast_many
+from live.realtime import KeptPublisher, apublish_delivered
 from live.realtime.hub import hub
 from live.realtime.process import database_vendor
 from live.serializers import message_out
@@ -185,7 +185,7 @@ class ChatWriter:
         self._counted: tuple[list[Item], Store] | None = None  # counted, waiting for the batch before it
         self._counting: asyncio.Task | None = None
         self._storing: asyncio.Task | None = None
-        self._outbox: list[tuple[str, str, dict]] = []
+        self._outbox: list[tuple[str, str, dict, bool]] = []
         self._publisher: asyncio.Task | None = None
         self._kept_publisher = KeptPublisher()
 
@@ -228,22 +228,22 @@ class ChatWriter:
                 for (_, session_id, _, _), result in zip(batch, results, strict=True)
                 if isinstance(result, dict)
             ]
-            for session_id, event, data in stored:  # in arrival order, to this process's members at once
-                await hub.deliver_here(session_id, event, data)
+            # In arrival order, to this process's members at once; then to the bus, for the others.
+            delivered = [(*event, await hub.deliver_here(*event)) for event in stored]
             for (*_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     if isinstance(result, dict):
                         future.set_result(result)
                     else:
                         future.set_exception(result)
-            self._publish_later(stored)
+            self._publish_later(delivered)
 
     async def _count_batch(self, items: list[tuple[User, str, Any]]) -> Store:
         if self._loop_store is not None:
             return await self._loop_store.count(items)
         return functools.partial(self._run_in_thread(_store), items)
 
-    def _publish_later(self, stored: list[tuple[str, str, dict]]) -> None:
+    def _publish_later(self, stored: list[tuple[str, str, dict, bool]]) -> None:
         """To the other processes, in order, without holding up the next batch: the writer used to wait
         for this round trip (and the loop's turn after it) before storing what had queued meanwhile."""
         self._outbox.extend(stored)
@@ -254,8 +254,7 @@ class ChatWriter:
         while self._outbox:
             events, self._outbox = self._outbox, []
             try:
-                # one round trip for all waiting
-                await abroadcast_many(events, delivered_here=True, publisher=self._kept_publisher)
+                await apublish_delivered(events, self._kept_publisher)  # one round trip for all waiting
             except Exception:  # stored, acknowledged and delivered here; a lost notification is logged only
                 logger.exception("realtime: could not publish %d chat messages", len(events))
 
