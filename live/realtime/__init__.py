@@ -128,8 +128,8 @@ class KeptPublisher:
     redis-py's pipeline (a pipeline object, its command stack, the pool's connection taken and given
     back, a reply callback each) cost the event loop more than storing a batch of one does. And a
     message whose classroom has no member on another process was published only to come back to this
-    one, to be read, decoded and skipped (`ORIGIN`): a tenth of the event loop at 400 msg/s with both
-    parties here. A script publishes what has another subscriber and nothing else (`publish`'s `here`).
+    one, to be read, decoded and skipped (`ORIGIN`): 7% of the event loop's samples at 400 msg/s with
+    both parties here (bench/README.md, change 21). A script publishes what has another subscriber and nothing else (`publish`'s `here`).
     A kept connection that died meanwhile (Redis restarted) fails its first use before any command ran,
     and the same command goes once more on a new one; any other failure raises, the connection dropped.
     """
