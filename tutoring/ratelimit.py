@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -241,9 +241,58 @@ def _socket_timeout() -> float | None:
     return settings.CACHES["default"].get("OPTIONS", {}).get("SOCKET_TIMEOUT")
 
 
+class KeptConnection:
+    """A Redis connection kept for one caller at a time, for scripts sent in the protocol's own framing
+    (`redis_command`): redis-py's command path (a pool to take the connection from and give it back,
+    reply callbacks) cost an event loop more per call than the round trip itself.
+
+    A kept connection that died meanwhile (Redis restarted, CLIENT KILL) fails its first use before
+    the command ran, so the command goes once more on a new one, once; a script Redis forgot (restarted)
+    is loaded and the command sent again. Any other failure drops the connection (an unread reply must
+    not reach the next caller) and raises; the next call makes a new one.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[Any]]) -> None:
+        self._connect = connect
+        self.conn: Any = None
+
+    async def evalsha(self, command: bytes, script: str | bytes) -> Any:
+        """Send `command` (an EVALSHA of `script`) and read its reply."""
+        kept = self.conn is not None
+        try:
+            return await self._evalsha(command, script)
+        except RedisConnectionError:
+            if not kept:
+                raise
+            return await self._evalsha(command, script)
+
+    async def _evalsha(self, command: bytes, script: str | bytes) -> Any:
+        try:
+            if self.conn is None:
+                self.conn = await self._connect()
+            conn = self.conn
+            await conn.send_packed_command([command])
+            try:
+                return await conn.read_response()
+            except NoScriptError:
+                await conn.send_command("SCRIPT", "LOAD", script)
+                await conn.read_response()
+                await conn.send_packed_command([command])
+                return await conn.read_response()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await conn.disconnect()
+
+
 class AsyncCounter:
-    """`rate_take` on an event loop, over a Redis connection of its own: for one caller at a time (the
-    realtime chat writer's batches, which are stored one after another), with no thread to hop to.
+    """`rate_take` on an event loop, over a Redis connection of its own (`KeptConnection`): for one
+    caller at a time (the realtime chat writer's batches, which are counted one after another), with no
+    thread to hop to.
 
     Only where the limits are counted in Redis (`available`); elsewhere (the embedded default) the
     caller counts with `rate_take`. Redis down or frozen raises `ServiceUnavailable`, as `rate_take`
@@ -251,7 +300,7 @@ class AsyncCounter:
     """
 
     def __init__(self) -> None:
-        self._conn: Any = None
+        self._kept = KeptConnection(self._connect)
 
     @staticmethod
     def available() -> bool:
@@ -264,19 +313,11 @@ class AsyncCounter:
         backend = _cache()
         keys = [backend.make_key(key) for key in _keys(buckets)]
         _, command = _script_command(buckets, keys, all_or_nothing=False)
-        kept = self._conn is not None
         try:
             # One timer for the whole round trip: redis-py's own socket timeout would wrap each send
             # in `asyncio.wait_for`, a task of its own on Python 3.11.
             async with asyncio.timeout(_socket_timeout()):
-                try:
-                    out = await self._send(command)
-                except RedisConnectionError:
-                    if not kept:
-                        raise
-                    # The kept connection had died meanwhile (Redis restarted, CLIENT KILL): the command
-                    # never ran, so it goes once more on a new one, as `PendingCheck` does with its own.
-                    out = await self._send(command)
+                out = await self._kept.evalsha(command, _SCRIPT)
         except TimeoutError as exc:  # Redis frozen
             raise ServiceUnavailable() from exc
         except Exception as exc:
@@ -285,22 +326,8 @@ class AsyncCounter:
             raise
         return _taken(out, len(buckets))
 
-    async def _send(self, command: bytes) -> Any:
-        try:
-            conn = self._conn or await self._connect()
-            await conn.send_packed_command([command])
-            try:
-                return await conn.read_response()
-            except NoScriptError:  # Redis restarted and forgot the script: load it, send the same again
-                await conn.send_command("SCRIPT", "LOAD", _SCRIPT)
-                await conn.read_response()
-                await conn.send_packed_command([command])
-                return await conn.read_response()
-        except BaseException:
-            await self.close()  # an unread reply must not reach the next caller
-            raise
-
-    async def _connect(self) -> Any:
+    @staticmethod
+    async def _connect() -> Any:
         from redis.asyncio import ConnectionPool
 
         config = settings.CACHES["default"]
@@ -310,13 +337,10 @@ class AsyncCounter:
         pool = ConnectionPool.from_url(url, socket_timeout=None, socket_connect_timeout=connect_timeout)
         conn = pool.make_connection()
         await conn.connect()
-        self._conn = conn
         return conn
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.disconnect()
+        await self._kept.close()
 
 
 def rate_check(buckets: Sequence[Bucket]) -> None:

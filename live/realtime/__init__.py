@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import logging
 import os
@@ -24,10 +25,8 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 
-from tutoring.ratelimit import redis_command
+from tutoring.ratelimit import KeptConnection, redis_command
 
 logger = logging.getLogger(__name__)
 
@@ -129,13 +128,13 @@ class KeptPublisher:
     back, a reply callback each) cost the event loop more than storing a batch of one does. And a
     message whose classroom has no member on another process was published only to come back to this
     one, to be read, decoded and skipped (`ORIGIN`): 7% of the event loop's samples at 400 msg/s with
-    both parties here (bench/README.md, change 21). A script publishes what has another subscriber and nothing else (`publish`'s `here`).
-    A kept connection that died meanwhile (Redis restarted) fails its first use before any command ran,
-    and the same command goes once more on a new one; any other failure raises, the connection dropped.
+    both parties here (bench/README.md, change 21). A script publishes what has another subscriber and
+    nothing else (`publish`'s `here`). Each connection is a `KeptConnection` (a dropped one retried
+    once, a forgotten script reloaded).
     """
 
     def __init__(self) -> None:
-        self._conns: dict[Any, Any] = {}
+        self._conns: dict[Any, KeptConnection] = {}
         self._canaries: dict[Any, str] = {}
 
     async def publish(self, messages: list[tuple[str, dict]], here: list[bool]) -> int:
@@ -151,14 +150,10 @@ class KeptPublisher:
                 args: list[object] = ["EVALSHA", _PUBLISH_UNLESS_ALONE_SHA, 0, await self._canary(layer, shard)]
                 for i, channel, payload in publishes:
                     args += (channel, payload, int(here[i]))
-                command = redis_command(*args)
-                kept = shard in self._conns
-                try:
-                    published += await self._send(shard, command)
-                except RedisConnectionError:
-                    if not kept:
-                        raise
-                    published += await self._send(shard, command)
+                kept = self._conns.get(shard)
+                if kept is None:
+                    kept = self._conns[shard] = KeptConnection(functools.partial(_connect, shard))
+                published += await kept.evalsha(redis_command(*args), _PUBLISH_UNLESS_ALONE)
         return published
 
     async def _canary(self, layer: RedisPubSubChannelLayer, shard: Any) -> str:
@@ -175,31 +170,18 @@ class KeptPublisher:
             self._canaries[shard] = name
         return name
 
-    async def _send(self, shard: Any, command: bytes) -> int:
-        conn = self._conns.get(shard)
-        try:
-            if conn is None:
-                shard._ensure_redis()
-                conn = self._conns[shard] = shard._redis.connection_pool.make_connection()
-                await conn.connect()
-            await conn.send_packed_command([command])
-            try:
-                return await conn.read_response()
-            except NoScriptError:  # Redis restarted and forgot the script: load it, send the same again
-                await conn.send_command("SCRIPT", "LOAD", _PUBLISH_UNLESS_ALONE)
-                await conn.read_response()
-                await conn.send_packed_command([command])
-                return await conn.read_response()
-        except BaseException:
-            self._conns.pop(shard, None)  # an unread reply must not reach the next caller
-            if conn is not None:
-                await conn.disconnect()
-            raise
-
     async def close(self) -> None:
         conns, self._conns = self._conns, {}
-        for conn in conns.values():
-            await conn.disconnect()
+        for kept in conns.values():
+            await kept.close()
+
+
+async def _connect(shard: Any) -> Any:
+    """A connection of its own to `shard`'s Redis, as channels-redis configures its own."""
+    shard._ensure_redis()
+    conn = shard._redis.connection_pool.make_connection()
+    await conn.connect()
+    return conn
 
 
 # How long a thread waits for its event loop to publish. On a realtime process shutting down the loop

@@ -77,7 +77,7 @@ def test_the_kept_publisher_publishes_in_order_and_once_when_its_connection_was_
         await publisher.publish(
             [(group, {"type": "live.event", "n": 1}), (group, {"type": "live.event", "n": 2})], [False, False]
         )
-        (conn,) = publisher._conns.values()
+        (conn,) = [kept.conn for kept in publisher._conns.values()]
         await conn.send_command("CLIENT", "ID")
         get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", await conn.read_response())
         await publisher.publish([(group, {"type": "live.event", "n": 3})], [False])

@@ -370,8 +370,10 @@ def test_the_async_counter_s_connection_redis_dropped_costs_no_count_twice():
         counter = ratelimit.AsyncCounter()
         try:
             allowed = [(await counter.take([Bucket(key, rate, 1)]))[0].allowed]
-            await counter._conn.send_command("CLIENT", "ID")
-            get_redis_connection("default").execute_command("CLIENT", "KILL", "ID", await counter._conn.read_response())
+            await counter._kept.conn.send_command("CLIENT", "ID")
+            get_redis_connection("default").execute_command(
+                "CLIENT", "KILL", "ID", await counter._kept.conn.read_response()
+            )
             allowed += [(await counter.take([Bucket(key, rate, 1)]))[0].allowed for _ in range(3)]
             return allowed
         finally:
@@ -399,7 +401,7 @@ def test_the_async_counter_is_503_within_its_timeouts_when_redis_is_down(setting
             started = time.monotonic()
             with pytest.raises(ServiceUnavailable):
                 await counter.take([Bucket(f"t:{uuid.uuid4()}", Rate.parse("3/m"), 1)])
-            return time.monotonic() - started, counter._conn
+            return time.monotonic() - started, counter._kept.conn
 
         waited, conn = asyncio.run(scenario())
     assert waited < 2 and conn is None  # a connection with an unread reply is not kept
