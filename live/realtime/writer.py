@@ -212,7 +212,11 @@ class ChatWriter:
                 continue
             self._counted = (batch, store)
             if self._storing is None or self._storing.done():
-                self._storing = asyncio.create_task(self._store(), name="live-chat-writer")
+                # Nothing is being stored: store it from this task, without a hop to a new one (a turn
+                # of the loop, behind whatever else is ready); the next count gets a task of its own.
+                self._storing, self._counting = asyncio.current_task(), None
+                await self._store()
+                return
 
     async def _store(self) -> None:
         while self._counted is not None:
