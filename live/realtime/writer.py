@@ -128,7 +128,9 @@ class _LoopStore:
         results, candidates = services.messages_check(drafts, services.chat_refusals(buckets, taken, indices))
         return functools.partial(self._store, drafts, results, candidates)
 
-    async def _store(self, drafts, results, candidates) -> list[dict | ApplicationError]:
+    async def _store(
+        self, drafts: list[services.MessageDraft], results: services.Outcomes, candidates: dict[int, services.Message]
+    ) -> list[dict | ApplicationError]:
         if candidates:
             try:
                 conn = await self._connection()
