@@ -722,7 +722,12 @@ def _insert(messages: dict[int, Message], results: list) -> None:
 
 @functools.cache
 def insert_allowed_sql() -> str:
-    """The chat batch's checked INSERT (`_insert_allowed`), in psycopg's placeholders."""
+    """The chat batch's checked INSERT (`_insert_allowed`), in psycopg's placeholders.
+
+    The checks are a LATERAL subquery per message rather than joins to the batch: PostgreSQL expects
+    100 rows of any `json_to_recordset`, and for that many it joined the sessions and bookings by
+    reading both tables whole (1,500 classrooms: 0.85 of the statement's 1.2 ms, growing with them).
+    Per message, each is one lookup by key."""
     fields = {f.name: f.column for f in Message._meta.concrete_fields}
     quote = connection.ops.quote_name
     booking = Booking._meta
@@ -732,14 +737,17 @@ def insert_allowed_sql() -> str:
         "SELECT d.id, d.session_id, d.sender_id, d.content, d.created_at "
         "FROM json_to_recordset(%s::json) "
         "AS d(id uuid, session_id uuid, sender_id uuid, content text, created_at timestamptz) "
-        f"JOIN {quote(Session._meta.db_table)} s ON s.{quote(Session._meta.pk.column)} = d.session_id "
-        f"AND s.{quote(Session._meta.get_field('status').column)} <> %s "
+        "CROSS JOIN LATERAL (SELECT 1 "
+        f"FROM {quote(Session._meta.db_table)} s "
         f"JOIN {quote(booking.db_table)} b ON b.{quote(booking.pk.column)} "
         f"= s.{quote(Session._meta.get_field('booking').column)} "
-        f"AND d.sender_id IN (b.{quote(booking.get_field('tutor').column)}, "
-        f"b.{quote(booking.get_field('student').column)}) "
         f"JOIN {quote(User._meta.db_table)} u ON u.{quote(User._meta.pk.column)} = d.sender_id "
         f"AND u.{quote(User._meta.get_field('is_active').column)} "
+        f"WHERE s.{quote(Session._meta.pk.column)} = d.session_id "
+        f"AND s.{quote(Session._meta.get_field('status').column)} <> %s "
+        f"AND d.sender_id IN (b.{quote(booking.get_field('tutor').column)}, "
+        f"b.{quote(booking.get_field('student').column)}) "
+        "LIMIT 1) allowed "
         f"RETURNING {quote(fields['id'])}"
     )
 
