@@ -10,13 +10,13 @@ messages keep their arrival order, and nothing is delivered or published before 
 
 On PostgreSQL with Redis a batch is counted and inserted on the event loop itself (`_LoopStore`): one
 EVALSHA on a Redis connection of its own, then the checked INSERT, prepared, on a psycopg async
-connection of its own. A message then costs no hop to a thread and back, and no wait for the GIL
-between them (a busy loop hands it over only every switch interval): at 400 msg/s its p50 went from
-2.9 to 2.0 ms (bench/README.md). What that statement keeps out, to be told why, and everything when the
-connection cannot be made, goes to a thread of the writer's own with the chat service's sync code:
-`database_sync_to_async` checks the connection before every call (with CONN_HEALTH_CHECKS, one more
-round trip per batch); that thread checks it only after a failure and every CONNECTION_CHECK_SECONDS.
-SQLite keeps the shared thread it needs (`run_db`), for all of it.
+connection of its own, sent through libpq directly (`tutoring.db.LoopStatement`). A message then costs
+no hop to a thread and back, and no wait for the GIL between them (a busy loop hands it over only every
+switch interval): at 400 msg/s its p50 went from 2.9 to 2.0 ms (bench/README.md). What that statement
+keeps out, to be told why, and everything when the connection cannot be made, goes to a thread of the
+writer's own with the chat service's sync code: `database_sync_to_async` checks the connection before
+every call (with CONN_HEALTH_CHECKS, one more round trip per batch); that thread checks it only after a
+failure and every CONNECTION_CHECK_SECONDS. SQLite keeps the shared thread it needs (`run_db`), for all of it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import contextvars
 import functools
 import logging
 import time
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,7 +41,7 @@ from live.realtime import KeptPublisher, apublish_delivered
 from live.realtime.hub import hub
 from live.realtime.process import database_vendor
 from live.serializers import message_out
-from tutoring.db import aconnect
+from tutoring.db import LoopStatement, aconnect
 from tutoring.db.postgresql.base import socket_alive
 from tutoring.errors import ApplicationError
 from tutoring.models import User
@@ -107,7 +108,7 @@ class _WriterThread:
 class _LoopStore:
     """`_store`'s steps with the two round trips made on the event loop (PostgreSQL and Redis only):
     the chat limit counted by an `AsyncCounter`, the checked INSERT (`services.insert_allowed_sql`) on a
-    connection of its own, prepared. Every other step is the chat service's own code.
+    connection of its own, prepared, as a `LoopStatement`. Every other step is the chat service's own code.
 
     In two halves, so that a batch is counted while the one before it is inserted: `count` makes the
     first, and what it returns makes the second."""
@@ -116,6 +117,7 @@ class _LoopStore:
         self._run_in_thread = run_in_thread
         self._counter = AsyncCounter()
         self._conn: Any = None
+        self._insert: LoopStatement | None = None
         self._opened = self._used = 0.0
 
     async def count(self, items: list[tuple[User, str, Any]]) -> Store:
@@ -157,6 +159,7 @@ class _LoopStore:
             await self.close()
         if self._conn is None:
             self._conn, self._opened = await aconnect(), now
+            self._insert = LoopStatement(self._conn, services.insert_allowed_sql(), "live_chat_insert")
         self._used = now
         return self._conn
 
@@ -164,16 +167,15 @@ class _LoopStore:
         """`services._insert_allowed` on this connection: the keys of the messages stored."""
         params, keys = services.insert_allowed_params(messages)
         try:
-            cursor = await conn.execute(services.insert_allowed_sql(), params, prepare=True)
-            return [keys[row[0]] for row in await cursor.fetchall()]
+            return [keys[uuid.UUID(stored)] for stored in await self._insert.first_column(params)]
         except (PsycopgError, ValueError):
             logger.warning("chat batch of %d failed as one checked insert; checking each", len(messages), exc_info=True)
-            if conn.broken:
+            if self._insert.broken or conn.broken:
                 await self.close()
             return []
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._insert = self._conn, None, None
         if conn is not None:
             await conn.close()
 
