@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import connection, connections
 from django.db.backends.utils import CursorWrapper
+from psycopg import errors, pq
 
 
 def prepared_cursor() -> CursorWrapper:
@@ -73,12 +74,11 @@ class LoopStatement:
         ]
 
     async def _round_trip(self, send) -> list[Any]:
-        from psycopg import errors, pq
-
         if self.broken:
             raise errors.OperationalError("the connection failed during an earlier statement")
+        self.broken = True  # until the whole answer is in
         pgconn, loop = self._conn.pgconn, asyncio.get_running_loop()
-        fd = pgconn.socket
+        fd = pgconn.socket  # raises if the connection is already gone
         answered = loop.create_future()
         results: list[Any] = []
 
@@ -96,7 +96,6 @@ class LoopStatement:
                 if not answered.done():
                     answered.set_exception(exc)
 
-        self.broken = True  # until the whole answer is in
         send()
         while pgconn.flush():  # a large batch: the rest goes as the socket takes it (libpq's nonblocking mode)
             writable = loop.create_future()
