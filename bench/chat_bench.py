@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,46 +65,17 @@ def setup_django() -> None:
 
 def seed(classrooms: int) -> list[dict]:
     """`classrooms` paid bookings with an open session each; returns ids and both parties' tokens."""
-    from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from live.models import Participant, Session
-    from tutoring.models import Booking, BookingStatus, Role, User
+    from live.tests.factories import many_classrooms
 
-    run = uuid.uuid4().hex[:8]
-    start = timezone.now() + timedelta(days=1)
-    # In bulk: the idle-connections bench seeds thousands of classrooms.
-    users = User.objects.bulk_create(
-        User(email=f"bench-{run}-{kind}{i}@bench.test", name=f"{kind} {i}", role=role)
-        for i in range(classrooms)
-        for kind, role in (("t", Role.TUTOR), ("s", Role.STUDENT))
-    )
-    bookings = Booking.objects.bulk_create(
-        Booking(
-            tutor=users[2 * i],
-            student=users[2 * i + 1],
-            start_time=start,
-            end_time=start + timedelta(hours=1),
-            duration_minutes=60,
-            price=5000,
-            currency="usd",
-            status=BookingStatus.PAID,
-        )
-        for i in range(classrooms)
-    )
-    sessions = Session.objects.bulk_create(
-        Session(booking=booking, room_name=f"booking-{booking.pk}", room_sid=f"RM{uuid.uuid4().hex}")
-        for booking in bookings
-    )
-    Participant.objects.bulk_create(p for session in sessions for p in session.new_participants())
-    rooms = [
+    return [
         {
             "sessionId": str(session.pk),
-            "tokens": [str(AccessToken.for_user(u)) for u in (users[2 * i], users[2 * i + 1])],
+            "tokens": [str(AccessToken.for_user(u)) for u in (session.booking.tutor, session.booking.student)],
         }
-        for i, session in enumerate(sessions)
+        for session in many_classrooms(classrooms, label=f"bench-{uuid.uuid4().hex[:8]}")
     ]
-    return rooms
 
 
 def run_load(urls: list[str], rooms: list[dict], rate: float, seconds: float, *, connect_batch: int = 1) -> dict:

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 import factory
@@ -10,7 +11,7 @@ from live.serializers import MessageOut
 from payments import ledger
 from payments.models import Payment, PaymentStatus
 from tutoring.errors import ApplicationError
-from tutoring.models import BookingStatus
+from tutoring.models import Booking, BookingStatus, Role, User
 from tutoring.tests.factories import BookingFactory
 
 
@@ -85,3 +86,34 @@ def store_one(*, session_id, sender, content) -> Message:
         raise result
     broadcast(result.session_id, services.MESSAGE, dict(MessageOut(result).data))
     return result
+
+
+def many_classrooms(count: int, *, label: str) -> list[Session]:
+    """`count` paid bookings for tomorrow, each between a tutor and a student of its own (emails
+    `{label}-t{i}` / `{label}-s{i}`), with an open session and its participants: in bulk, a few
+    statements for thousands (the benchmarks' classrooms, query plans at size)."""
+    start = timezone.now() + timedelta(days=1)
+    users = User.objects.bulk_create(
+        User(email=f"{label}-{kind}{i}@bench.test", name=f"{kind} {i}", role=role)
+        for i in range(count)
+        for kind, role in (("t", Role.TUTOR), ("s", Role.STUDENT))
+    )
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            tutor=users[2 * i],
+            student=users[2 * i + 1],
+            start_time=start,
+            end_time=start + timedelta(hours=1),
+            duration_minutes=60,
+            price=5000,
+            currency="usd",
+            status=BookingStatus.PAID,
+        )
+        for i in range(count)
+    )
+    sessions = Session.objects.bulk_create(
+        Session(booking=booking, room_name=f"booking-{booking.pk}", room_sid=f"RM{uuid.uuid4().hex}")
+        for booking in bookings
+    )
+    Participant.objects.bulk_create(p for session in sessions for p in session.new_participants())
+    return sessions

@@ -12,13 +12,12 @@ from django.db import connection
 from django.utils import timezone
 
 from live import services
-from live.models import Message, Session, SessionStatus
+from live.models import Message, SessionStatus
 from live.realtime import abroadcast, events, writer
 from live.realtime.hub import hub
 from live.serializers import MessageOut, message_out
-from live.tests.factories import ActiveSessionFactory
+from live.tests.factories import ActiveSessionFactory, many_classrooms
 from tutoring.errors import ApplicationError
-from tutoring.models import Booking, BookingStatus, Role, User
 from tutoring.tests.factories import StudentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,28 +109,7 @@ def test_the_checked_insert_looks_up_each_message_s_session_by_key_however_many_
     classrooms were read in full for every batch (a hash join over sequential scans, 0.85 ms, growing
     with the tables). Each message's session, booking and sender are looked up by key instead."""
     session = ActiveSessionFactory()
-    start = timezone.now() + timedelta(days=30)
-    users = User.objects.bulk_create(
-        User(email=f"plan-{i}-{role}@example.test", name=f"user {i}", role=role)
-        for i in range(1500)
-        for role in (Role.TUTOR, Role.STUDENT)
-    )
-    bookings = Booking.objects.bulk_create(
-        Booking(
-            tutor=users[2 * i],
-            student=users[2 * i + 1],
-            start_time=start,
-            end_time=start + timedelta(hours=1),
-            duration_minutes=60,
-            price=5000,
-            currency="usd",
-            status=BookingStatus.PAID,
-        )
-        for i in range(1500)
-    )
-    Session.objects.bulk_create(
-        Session(booking=b, room_name=f"booking-{b.pk}", room_sid=f"RM{b.pk.hex}") for b in bookings
-    )
+    many_classrooms(1500, label="plan")
     message = Message(session_id=session.pk, sender=session.booking.tutor, content="hi", created_at=timezone.now())
     params, _ = services.insert_allowed_params({0: message})
     with connection.cursor() as cursor:
