@@ -135,12 +135,12 @@ class _LoopStore:
     ) -> list[dict | ApplicationError]:
         if candidates:
             try:
-                conn = await self._connection()
+                await self._connection()
             except PsycopgError:  # the database is down or refuses us: the thread's code says so, as before
                 logger.warning("realtime: no connection of the chat writer's own; storing on its thread", exc_info=True)
                 store = self._run_in_thread(services.messages_store_checked)
                 return _shaped(await store(drafts, results, candidates))
-            for i in await self._insert_allowed(conn, candidates):
+            for i in await self._insert_allowed(candidates):
                 results[i] = candidates.pop(i)
         if any(outcome is None for outcome in results):  # what the statement kept out, and why
             return _shaped(await self._run_in_thread(services.messages_store_rest)(drafts, results, candidates))
@@ -163,14 +163,14 @@ class _LoopStore:
         self._used = now
         return self._conn
 
-    async def _insert_allowed(self, conn: Any, messages: dict[int, services.Message]) -> list[int]:
-        """`services._insert_allowed` on this connection: the keys of the messages stored."""
+    async def _insert_allowed(self, messages: dict[int, services.Message]) -> list[int]:
+        """`services._insert_allowed` on the writer's connection: the keys of the messages stored."""
         params, keys = services.insert_allowed_params(messages)
         try:
             return [keys[uuid.UUID(stored)] for stored in await self._insert.first_column(params)]
         except (PsycopgError, ValueError):
             logger.warning("chat batch of %d failed as one checked insert; checking each", len(messages), exc_info=True)
-            if self._insert.broken or conn.broken:
+            if self._insert.broken:  # psycopg never sees this connection fail: only the statement uses it
                 await self.close()
             return []
 

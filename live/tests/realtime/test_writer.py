@@ -294,11 +294,11 @@ def test_a_batch_is_counted_while_the_one_before_it_is_inserted(in_server_loop, 
     tutor, sid = session.booking.tutor, str(session.pk)
     insert, inserted, gate = writer._LoopStore._insert_allowed, [], {}
 
-    async def held_first(self, conn, messages):
+    async def held_first(self, messages):
         inserted.append([m.content for m in messages.values()])
         if len(inserted) == 1:
             await gate["open"].wait()
-        return await insert(self, conn, messages)
+        return await insert(self, messages)
 
     monkeypatch.setattr(writer._LoopStore, "_insert_allowed", held_first)
 
