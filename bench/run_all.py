@@ -7,7 +7,9 @@ In one run, with the same load generator (bench/chat_load.js) for both sides:
 
 - chat at 400 msg/s (50 classrooms × 2 users × 4 msg/s): the Node socket.io + Redis adapter relay
   (bench/baseline_server.js) against our realtime process under daphne and under uvicorn (uvloop,
-  httptools, websockets), every message of ours stored before it is sent; the setup of those 100
+  httptools, websockets), every message of ours stored before it is sent; on PostgreSQL also the
+  same relay storing each message before it sends it (one prepared INSERT, committed), which tells
+  what that rule costs from what the rest of our stack does; the setup of those 100
   connections (connect, websocket upgrade, join) is timed in the same runs. Each server first gets
   --warmup seconds (3) of the same load on classrooms of its own, not measured (V8's compiler for
   Node; first-use work such as preparing statements for ours);
@@ -83,7 +85,7 @@ def server_cmd(kind: str, port: int) -> list[str]:
             "--log-level",
             "warning",
         ]
-    if kind == "node":
+    if kind in ("node", "node-store"):
         return ["node", str(BENCH / "baseline_server.js")]
     raise ValueError(kind)
 
@@ -98,7 +100,9 @@ def servers(kind: str, count: int = 1, *, cores: float | None = None) -> Iterato
             for _ in range(count):
                 port = free_port()
                 env = {**SERVER_ENV, "PORT": str(port)}
-                cwd = BENCH if kind == "node" else ROOT
+                if kind == "node-store":
+                    env["STORE_DATABASE_URL"] = os.environ["DATABASE_URL"]
+                cwd = BENCH if kind.startswith("node") else ROOT
                 server = stack.enter_context(
                     running(server_cmd(kind, port), base=f"http://127.0.0.1:{port}", env=env, cwd=cwd, timeout=60)
                 )
@@ -107,7 +111,7 @@ def servers(kind: str, count: int = 1, *, cores: float | None = None) -> Iterato
                 started.append(server)
             yield started
     finally:
-        if kind != "node":
+        if not kind.startswith("node"):
             drop_leftover_connections()
 
 
@@ -173,10 +177,20 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def stored(rooms: list[dict]) -> int:
+def stored(rooms: list[dict], kind: str = "daphne") -> int | None:
+    """How many of the run's messages the server stored (None: it stores nothing)."""
+    from django.db import connection
+
     from live.models import Message
 
-    return Message.objects.filter(session_id__in=[r["sessionId"] for r in rooms]).count()
+    ids = [r["sessionId"] for r in rooms]
+    if kind == "node":
+        return None
+    if kind == "node-store":  # baseline_server.js's own table
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_relay_message WHERE session_id = ANY(%s)", [ids])
+            return cursor.fetchone()[0]
+    return Message.objects.filter(session_id__in=ids).count()
 
 
 def attempt(run, name: str, kind: str, **kwargs) -> dict | None:
@@ -216,7 +230,7 @@ def chat(
     # CPU per message moves less with the machine's other load than latency does.
     result["cpu_ms_per_msg"] = round(1000 * cpu / result["sent"], 3) if result["sent"] else None
     result.update(name=name, server=kind, processes=processes, offered=round(classrooms * 2 * rate), cores=cores)
-    result["stored"] = None if kind == "node" else stored(rooms)
+    result["stored"] = stored(rooms, kind)
     print(f"    {summary(result)}", flush=True)
     return result
 
@@ -305,6 +319,7 @@ def report(results: dict, out: Path) -> str:
     chats: list[dict] = results["chat"]
     by = {r["name"]: r for r in chats}
     node, daphne, uvi = by.get("node 400"), by.get("daphne 400"), by.get("uvicorn 400")
+    node_store = by.get("node+store 400")
     cap1 = by.get("daphne 1500")
     capacity = results["capacity"]
     lines = [
@@ -358,6 +373,16 @@ def report(results: dict, out: Path) -> str:
         lines.append(
             f"| setup of {daphne['classrooms'] * 2} connections (connect + join), daphne / Node | "
             f"{ratio(daphne['setupMs'], node['setupMs'])} | ≤ 2× |"
+        )
+    if node and node_store:
+        lines.append(
+            f"| chat p99 at 400 msg/s, Node storing each message / Node: what the rule costs | "
+            f"{ratio(node_store['p99'], node['p99'])} | (comparison) |"
+        )
+    if node_store and daphne:
+        lines.append(
+            f"| chat p99 at 400 msg/s, daphne / Node storing each message: what our stack costs beyond it | "
+            f"{ratio(daphne['p99'], node_store['p99'])} | (comparison) |"
         )
     if node and uvi:
         lines.append(f"| chat p99 at 400 msg/s, uvicorn / Node | {ratio(uvi['p99'], node['p99'])} | (comparison) |")
@@ -570,6 +595,8 @@ def main() -> None:
         print("chat", flush=True)
         if "node" not in args.skip:
             results["chat"].append(attempt(chat, "node 400", "node", **common))
+            if results["database"] == "postgresql":
+                results["chat"].append(attempt(chat, "node+store 400", "node-store", **common))
         results["chat"].append(attempt(chat, "daphne 400", "daphne", **common))
         if "uvicorn" not in args.skip:
             results["chat"].append(attempt(chat, "uvicorn 400", "uvicorn", **common))
